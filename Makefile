@@ -1,0 +1,46 @@
+# MSD Portaal — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)/src
+export DJANGO_ALLOW_ASYNC_UNSAFE := true
+
+# The development environment `make run` uses. Production sets its own (docs/configuration.md).
+DEV_ENV := MSD_ENVIRONMENT=development DJANGO_DEBUG=true \
+	DJANGO_SECRET_KEY=development-only-not-secret DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost \
+	MSD_DEV_LOGIN_ENABLED=true MSD_SECURE_COOKIES=false
+
+.PHONY: run test lint format venv lock migrate demo clean
+
+$(VENV)/.installed: requirements/lock.txt
+	@PYTHON=$$(scripts/find-python) && { [ -x $(PY) ] || $$PYTHON -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements/lock.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(DEV_ENV) $(PY) manage.py migrate --no-input
+	$(DEV_ENV) $(PY) manage.py load_demo_data
+	@echo "MSD Portaal: http://127.0.0.1:8000  (ontwikkel-login: http://127.0.0.1:8000/ontwikkel-login/)"
+	$(DEV_ENV) $(VENV)/bin/honcho --procfile Procfile start
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check src bench
+	$(VENV)/bin/ruff format --check src bench
+
+format: venv
+	$(VENV)/bin/ruff check --fix src bench
+	$(VENV)/bin/ruff format src bench
+
+# Re-pins every dependency (with hashes) from requirements/*.in.
+lock: venv
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile --python-version 3.12 --generate-hashes requirements/dev.in -o requirements/lock.txt
+
+clean:
+	rm -rf var/

@@ -1,0 +1,63 @@
+"""Writing to the audit trail. Every module records through :func:`record`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+from .models import AuditAction, AuditEntry
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from msdportaal.organisations.models import Municipality
+
+
+class _FromRequest:
+    """Marker: take the gemeente from the request (the one the user acts for now)."""
+
+
+FROM_REQUEST = _FromRequest()
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address. Behind a proxy, the proxy is configured to set REMOTE_ADDR
+    (e.g. gunicorn --forwarded-allow-ips), so X-Forwarded-For is never trusted here."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(
+    action: AuditAction,
+    *,
+    request: HttpRequest | None = None,
+    user: Any = None,
+    municipality: Municipality | _FromRequest | None = FROM_REQUEST,
+    target: models.Model | None = None,
+    message: str = "",
+    **details: Any,
+) -> AuditEntry:
+    if user is None and request is not None and getattr(request, "user", None) is not None:
+        user = request.user if request.user.is_authenticated else None
+    if isinstance(municipality, _FromRequest):
+        municipality = getattr(request, "acting_municipality", None) if request else None
+    return AuditEntry.objects.create(
+        action=action,
+        user=user if user is not None and getattr(user, "pk", None) else None,
+        user_repr=_user_repr(user),
+        municipality=municipality,
+        ip_address=client_ip(request),
+        object_type=target._meta.label if target is not None else "",
+        object_id=str(target.pk) if target is not None else "",
+        message=message[:500],
+        details=details,
+    )
+
+
+def _user_repr(user: Any) -> str:
+    if user is None or not getattr(user, "pk", None):
+        return ""
+    name = getattr(user, "display_name", "") or user.get_username()
+    return f"{name} ({user.get_username()})"[:255]

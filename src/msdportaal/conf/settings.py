@@ -1,0 +1,226 @@
+"""Settings for MSD Portaal, read entirely from environment variables (12-factor).
+
+The defaults are the safe production ones (DEBUG off, secure cookies, a secret key and
+allowed hosts required). Storage defaults are the embedded ones (SQLite, local disk,
+Celery's filesystem broker) so that a single machine needs no servers. ``make run``
+sets the development variables; every variable is documented in docs/configuration.md.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+SRC_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = SRC_DIR.parent
+
+env = environ.Env()
+
+ENVIRONMENT = env.str("MSD_ENVIRONMENT", default="production")
+if ENVIRONMENT not in {"production", "acceptance", "development", "test"}:
+    raise ImproperlyConfigured(
+        f"MSD_ENVIRONMENT={ENVIRONMENT!r}: kies production, acceptance, development of test."
+    )
+IS_PRODUCTION_LIKE = ENVIRONMENT in {"production", "acceptance"}
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+if DEBUG and IS_PRODUCTION_LIKE:
+    raise ImproperlyConfigured("DJANGO_DEBUG may not be on when MSD_ENVIRONMENT is production.")
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set.")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set (comma-separated host names).")
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+VAR_DIR = Path(env.str("MSD_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# The development login (pick a gemeente, no eHerkenning) exists for demos and tests only.
+DEV_LOGIN_ENABLED = env.bool("MSD_DEV_LOGIN_ENABLED", default=False)
+if DEV_LOGIN_ENABLED and IS_PRODUCTION_LIKE:
+    raise ImproperlyConfigured(
+        "MSD_DEV_LOGIN_ENABLED cannot be used with MSD_ENVIRONMENT=production or acceptance: "
+        "the development login lets anyone act for any gemeente."
+    )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_totp",
+    "two_factor",
+    "maykin_2fa",
+    "msdportaal.core",
+    "msdportaal.audit",
+    "msdportaal.organisations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "maykin_2fa.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "msdportaal.organisations.middleware.ActingMunicipalityMiddleware",
+]
+
+ROOT_URLCONF = "msdportaal.urls"
+WSGI_APPLICATION = "msdportaal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "msdportaal.core.context_processors.portal",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web server, worker and beat share one SQLite file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "organisations.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "msdportaal.organisations.backends.MunicipalIdentityBackend",
+]
+# Municipal users come in through eHerkenning (or the development login); the admin's
+# second factor applies to username + password logins of IB staff only.
+MAYKIN_2FA_ALLOW_MFA_BYPASS_BACKENDS = [
+    "msdportaal.organisations.backends.MunicipalIdentityBackend",
+]
+if ENVIRONMENT == "development":
+    # Demo convenience only: the IB admin without a second factor on a developer's machine.
+    MAYKIN_2FA_ALLOW_MFA_BYPASS_BACKENDS.append("django.contrib.auth.backends.ModelBackend")
+LOGIN_URL = "organisations:login"
+LOGIN_REDIRECT_URL = "core:overview"
+LOGOUT_REDIRECT_URL = "organisations:logged_out"
+TWO_FACTOR_REMEMBER_COOKIE_AGE = 0
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sessions end after a period of inactivity; every request moves the deadline on.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("MSD_SESSION_IDLE_TIMEOUT_MINUTES", default=15)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_COOKIES = env.bool("MSD_SECURE_COOKIES", default=True)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_SSL_REDIRECT = env.bool("MSD_SECURE_SSL_REDIRECT", default=False)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("MSD_BEHIND_TLS_PROXY", default=False) else None
+)
+SECURE_HSTS_SECONDS = env.int("MSD_HSTS_SECONDS", default=31536000 if IS_PRODUCTION_LIKE else 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "nl"
+LANGUAGES = [("nl", _("Nederlands")), ("en", _("Engels"))]
+LOCALE_PATHS = [SRC_DIR / "msdportaal" / "locale"]
+TIME_ZONE = "Europe/Amsterdam"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.str("MSD_STATIC_ROOT", default=str(VAR_DIR / "static")))
+MEDIA_ROOT = Path(env.str("MSD_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Municipal files and CBS reports are never served from MEDIA_URL: only views that check
+# who is asking hand them out.
+MEDIA_URL = "/_no_public_media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or ENVIRONMENT == "test"
+WHITENOISE_AUTOREFRESH = DEBUG
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MSD Portaal <noreply@msdportaal.nl>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Celery: the database is the source of truth; a lost task is picked up by a sweeper.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_FOLDER = VAR_DIR / "celery-broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
+        "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+
+LOG_LEVEL = env.str("MSD_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# The portal's application name in StUF envelopes and other defaults for admin settings.
+MSD_APPLICATION_NAME = env.str("MSD_APPLICATION_NAME", default="MSDPortaal")
+
+# Where the IB admin lives (a later step can restrict it to a host as well).
+MSD_ADMIN_PATH = env.str("MSD_ADMIN_PATH", default="beheer").strip("/")

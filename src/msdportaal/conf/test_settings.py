@@ -1,0 +1,27 @@
+"""Settings for the test suite: the real settings with test environment defaults.
+
+``DATABASE_URL`` and ``CELERY_BROKER_URL`` from the environment still win, so the same
+suite runs on SQLite + filesystem broker and on PostgreSQL + Redis.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("MSD_ENVIRONMENT", "test")
+# Playwright's sync API runs an event loop in the test thread; the ORM calls are still sync.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("MSD_DEV_LOGIN_ENABLED", "true")
+os.environ.setdefault("MSD_SECURE_COOKIES", "false")
+os.environ.setdefault("MSD_VAR_DIR", tempfile.mkdtemp(prefix="msdportaal-test-"))
+
+from .settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,0 +1,192 @@
+"""Shared fixtures: gemeenten and users, a real SMTP server, and a real browser with axe."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.test import Client
+from django.utils import timezone
+
+from msdportaal.organisations.models import Municipality, User
+
+MUNICIPAL_BACKEND = "msdportaal.organisations.backends.MunicipalIdentityBackend"
+
+
+# --- gemeenten and users -------------------------------------------------------------
+
+
+@pytest.fixture
+def municipality_a(db: None) -> Municipality:
+    return Municipality.objects.get(code="0363")  # Amsterdam
+
+
+@pytest.fixture
+def municipality_b(db: None) -> Municipality:
+    return Municipality.objects.get(code="0344")  # Utrecht
+
+
+def make_municipal_user(*municipalities: Municipality, username: str = "medewerker") -> User:
+    user = User.objects.create(
+        username=username,
+        first_name="Fatima",
+        last_name="de Vries",
+        email=f"{username}@example.org",
+        phone="020 123 45 67",
+        identity_pseudonym=f"test-{username}",
+        profile_completed_at=timezone.now(),
+    )
+    user.municipalities.set(municipalities)
+    return user
+
+
+@pytest.fixture
+def user_a(municipality_a: Municipality) -> User:
+    return make_municipal_user(municipality_a, username="medewerker-a")
+
+
+@pytest.fixture
+def user_b(municipality_b: Municipality) -> User:
+    return make_municipal_user(municipality_b, username="medewerker-b")
+
+
+@pytest.fixture
+def client_a(client: Client, user_a: User) -> Client:
+    client.force_login(user_a, backend=MUNICIPAL_BACKEND)
+    return client
+
+
+# --- e-mail through a real SMTP server -------------------------------------------------
+
+
+@dataclass
+class Mailbox:
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address in (m["To"] or "")]
+
+
+class _Handler:
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        with self.mailbox.lock:
+            self.mailbox.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Controller, Mailbox]]:
+    mailbox = Mailbox()
+    controller = Controller(_Handler(mailbox), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller, mailbox
+    controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def mailbox(smtp_server: tuple[Controller, Mailbox], settings: Any) -> Mailbox:
+    """Every test sends its e-mail through a real SMTP server on 127.0.0.1."""
+    controller, box = smtp_server
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = controller.hostname
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    box.clear()
+    return box
+
+
+# --- a real browser, with axe on every page ------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class AccessiblePage:
+    """A Playwright page that insists every page it shows passes axe.
+
+    Tests call :meth:`axe` after each navigation; at the end of the test, any page that
+    was loaded but not checked fails the test, so no page slips through unchecked.
+    """
+
+    def __init__(self, page: Any, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.loaded: list[str] = []
+        self.checked: set[str] = set()
+        page.on("load", lambda p: self.loaded.append(p.url))
+
+    def goto(self, path: str) -> Any:
+        self.page.goto(self.base_url + path)
+        self.axe()
+        return self.page
+
+    def axe(self) -> None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        self.page.wait_for_load_state("load")
+        results = Axe().run(self.page)
+        assert results.violations_count == 0, (
+            f"axe: {results.violations_count} violation(s) on {self.page.url}:\n"
+            + results.generate_report()
+        )
+        self.checked.add(self.page.url)
+
+    def unchecked_pages(self) -> list[str]:
+        return [url for url in self.loaded if url not in self.checked]
+
+
+@pytest.fixture
+def browser_page(
+    browser: Any, live_server: Any, transactional_db: None
+) -> Iterator[AccessiblePage]:
+    context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
+    page = AccessiblePage(context.new_page(), live_server.url)
+    page.page.set_default_timeout(15_000)
+    yield page
+    context.close()
+    assert not page.unchecked_pages(), (
+        f"pages visited without an axe check: {page.unchecked_pages()}"
+    )

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+
+from .navigation import navigation
+
+
+def portal(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    municipal = bool(user is not None and user.is_authenticated and not user.is_staff)
+    context: dict[str, Any] = {
+        "dev_login_banner": settings.DEV_LOGIN_ENABLED,
+        "acting_municipality": getattr(request, "acting_municipality", None),
+        "navigation": navigation(request) if municipal else [],
+        "logout_url": reverse("organisations:logout"),
+        "session_timeout_seconds": settings.SESSION_COOKIE_AGE if municipal else None,
+        "session_keepalive_url": reverse("core:keepalive"),
+        "can_switch_municipality": False,
+        "switch_municipality_url": reverse("organisations:choose"),
+    }
+    if municipal:
+        context["can_switch_municipality"] = user.municipalities.active()[:2].count() > 1
+    return context

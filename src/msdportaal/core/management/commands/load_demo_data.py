@@ -1,0 +1,35 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from msdportaal.organisations.models import User
+
+DEMO_ADMIN_USERNAME = "beheerder"
+DEMO_ADMIN_PASSWORD = "beheerder-demo"  # noqa: S105 - development only, refused elsewhere
+
+
+class Command(BaseCommand):
+    help = "Laadt demogegevens voor de ontwikkelomgeving (idempotent). Weigert buiten development."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.ENVIRONMENT != "development":
+            raise CommandError("Demogegevens laden kan alleen met MSD_ENVIRONMENT=development.")
+        admin, created = User.objects.get_or_create(
+            username=DEMO_ADMIN_USERNAME,
+            defaults={
+                "is_staff": True,
+                "is_superuser": True,
+                "first_name": "IB",
+                "last_name": "Beheerder",
+                "email": "beheer@example.org",
+            },
+        )
+        if created:
+            admin.set_password(DEMO_ADMIN_PASSWORD)
+            admin.save()
+        self.stdout.write(
+            f"Beheer: /{settings.MSD_ADMIN_PATH}/ als {DEMO_ADMIN_USERNAME} / "
+            f"{DEMO_ADMIN_PASSWORD} "
+            "(tweede factor overgeslagen in development)"
+        )

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("overzicht/", views.overview, name="overview"),
+    path("sessie/verlengen/", views.keepalive, name="keepalive"),
+]

@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from maykin_2fa import monkeypatch_admin
+from maykin_2fa.urls import urlpatterns as mfa_urlpatterns
+
+monkeypatch_admin()
+
+admin.site.site_header = _("MSD Portaal — beheer")
+admin.site.site_title = _("MSD Portaal beheer")
+admin.site.index_title = _("Beheer")
+
+urlpatterns = [
+    path(f"{settings.MSD_ADMIN_PATH}/", include((mfa_urlpatterns, "maykin_2fa"))),
+    path(f"{settings.MSD_ADMIN_PATH}/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("msdportaal.organisations.urls")),
+    path("", include("msdportaal.core.urls")),
+]

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
 from django.test import Client
 from django.utils import timezone
@@ -18,6 +19,32 @@ from django.utils import timezone
 from msdportaal.organisations.models import Municipality, User
 
 MUNICIPAL_BACKEND = "msdportaal.organisations.backends.MunicipalIdentityBackend"
+
+
+#: The day the suite lives on: current period 2026HJ01, previous 2025HJ02 (DESIGN.md §3.4).
+TODAY = "2026-11-29T10:00:00+01:00"
+
+
+@pytest.fixture(autouse=True)
+def fixed_today() -> Iterator[time_machine.Traveller]:
+    """Calendar rules depend on the date; the clock still ticks so timeouts behave."""
+    with time_machine.travel(TODAY, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings: Any, tmp_path: Any) -> Any:
+    """Each test stores files in its own media folder, so "nothing stored" can be checked."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
+    (tmp_path / "upload-tmp").mkdir()
+    return settings.MEDIA_ROOT
+
+
+def stored_files(root: Any) -> list[str]:
+    from pathlib import Path
+
+    return sorted(str(p) for p in Path(root).rglob("*") if p.is_file())
 
 
 # --- gemeenten and users -------------------------------------------------------------

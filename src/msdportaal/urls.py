@@ -17,4 +17,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("msdportaal.organisations.urls")),
     path("", include("msdportaal.core.urls")),
+    path("", include("msdportaal.deliveries.urls")),
 ]

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "msdportaal.core",
     "msdportaal.audit",
     "msdportaal.organisations",
+    "msdportaal.periods",
+    "msdportaal.deliveries",
 ]
 
 MIDDLEWARE = [
@@ -224,3 +226,14 @@ MSD_APPLICATION_NAME = env.str("MSD_APPLICATION_NAME", default="MSDPortaal")
 
 # Where the IB admin lives (a later step can restrict it to a host as well).
 MSD_ADMIN_PATH = env.str("MSD_ADMIN_PATH", default="beheer").strip("/")
+
+# Delivery calendar (DESIGN.md §2): the window opens the first day of the month after the
+# period ends and lasts this many months.
+MSD_DELIVERY_WINDOW_MONTHS = env.int("MSD_DELIVERY_WINDOW_MONTHS", default=3)
+# Largest file a gemeente may upload, checked while the upload streams in.
+MSD_UPLOAD_MAX_BYTES = env.int("MSD_UPLOAD_MAX_BYTES", default=500 * 1000 * 1000)
+# Uploads land here while they stream in: the same disk as MEDIA_ROOT, so storing is a rename.
+FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "upload-tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_HANDLERS = ["msdportaal.deliveries.uploads.HashingUploadHandler"]
+FILE_UPLOAD_PERMISSIONS = 0o640

@@ -1,0 +1,151 @@
+"""Deliveries: the files a gemeente uploads, and each CSV's reference number."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class FileKind(models.TextChoices):
+    CSV = "csv", "CSV"
+    ZIP = "zip", "ZIP"
+
+
+CONTENT_TYPES = {FileKind.CSV: "text/csv", FileKind.ZIP: "application/zip"}
+
+
+class UploadBatch(models.Model):
+    """The files of one upload, between "Controleer uw aanlevering" and confirming it.
+
+    Confirming is idempotent: a second click, the back button or a retried request finds
+    the batch already confirmed and shows the same confirmation.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    municipality = models.ForeignKey("organisations.Municipality", on_delete=models.PROTECT)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("upload (te controleren)")
+        verbose_name_plural = _("uploads (te controleren)")
+
+    def __str__(self) -> str:
+        return str(self.pk)
+
+
+class StagedFile(models.Model):
+    """An accepted upload waiting for confirmation, already in its final storage place."""
+
+    batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="files")
+    position = models.PositiveSmallIntegerField()
+    file_name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=3, choices=FileKind.choices)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    stored_name = models.CharField(max_length=255)
+    received_at = models.DateTimeField()
+    #: One entry per CSV (one for a loose CSV): name, data set code, period code, size, warning.
+    members = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "ontvangen", _("Ontvangen")
+
+
+class Delivery(models.Model):
+    """One uploaded file (a CSV, or a ZIP holding CSVs), forwarded to CBS byte for byte."""
+
+    reference = models.CharField(_("referentienummer"), max_length=19, unique=True)
+    municipality = models.ForeignKey(
+        "organisations.Municipality",
+        verbose_name=_("gemeente"),
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+    )
+    batch = models.ForeignKey(UploadBatch, on_delete=models.PROTECT, related_name="deliveries")
+    kind = models.CharField(_("soort"), max_length=3, choices=FileKind.choices)
+    file_name = models.CharField(_("bestandsnaam"), max_length=255)
+    size = models.BigIntegerField(_("grootte (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    stored_name = models.CharField(_("opslaglocatie"), max_length=255)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("aangeleverd door"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_by_name = models.CharField(_("aangeleverd door (naam)"), max_length=255)
+    uploaded_at = models.DateTimeField(_("ontvangen op"))
+    confirmed_at = models.DateTimeField(_("bevestigd op"), auto_now_add=True)
+    late = models.BooleanField(_("na de deadline"), default=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED
+    )
+
+    class Meta:
+        verbose_name = _("aanlevering")
+        verbose_name_plural = _("aanleveringen")
+        ordering = ["-uploaded_at", "-reference"]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.file_name}"
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[FileKind(self.kind)]
+
+
+class DeliveredFile(models.Model):
+    """One CSV with its own reference: a loose CSV, or a CSV inside a ZIP (``<ref>-n``).
+
+    Deliveries are integral: a new CSV for the same gemeente, set and period replaces the
+    current one, which stays in the history as "vervangen" (``replaced_by``).
+    """
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="files")
+    reference = models.CharField(_("referentienummer"), max_length=24, unique=True)
+    position = models.PositiveSmallIntegerField(_("positie in ZIP"), default=0)
+    file_name = models.CharField(_("bestandsnaam"), max_length=255)
+    size = models.BigIntegerField(_("grootte (bytes)"))
+    municipality = models.ForeignKey(
+        "organisations.Municipality", on_delete=models.PROTECT, related_name="+"
+    )
+    data_set = models.ForeignKey(
+        "periods.DataSet", verbose_name=_("set"), on_delete=models.PROTECT, related_name="+"
+    )
+    period_code = models.CharField(_("periodecode"), max_length=8)
+    reporting_period = models.ForeignKey(
+        "periods.ReportingPeriod",
+        verbose_name=_("verslagperiode"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    replaces = models.OneToOneField(
+        "self",
+        verbose_name=_("vervangt"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+    )
+    naming_warning = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("aangeleverd CSV-bestand")
+        verbose_name_plural = _("aangeleverde CSV-bestanden")
+        ordering = ["-delivery__uploaded_at", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.file_name}"

@@ -1,0 +1,319 @@
+"""The business rules of delivering files (DESIGN.md §3, §4)."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from msdportaal.audit.models import AuditAction
+from msdportaal.audit.services import record
+from msdportaal.periods.calendar import HalfYear
+from msdportaal.periods.models import DataSet
+from msdportaal.periods.services import check_open_for_delivery, open_half_years
+
+from .archives import list_csv_entries
+from .models import DeliveredFile, Delivery, FileKind, StagedFile, UploadBatch
+from .naming import NameRefused, check_stuf_name, parse_csv_name
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from msdportaal.organisations.models import Municipality, User
+
+    from .uploads import HashedUploadedFile
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    file_name: str
+    message: str
+
+
+@dataclass
+class StagingResult:
+    batch: UploadBatch | None = None
+    refusals: list[Refusal] = field(default_factory=list)
+
+
+def _too_large_message(name: str) -> str:
+    from django.conf import settings
+
+    limit_mb = settings.MSD_UPLOAD_MAX_BYTES / 1_000_000
+    return _(
+        "„%(name)s” is groter dan %(limit)s MB, de grootste toegestane omvang. Neem contact op "
+        "met IB als u een groter bestand moet aanleveren."
+    ) % {"name": name, "limit": f"{limit_mb:g}"}
+
+
+def _members_for(
+    upload: HashedUploadedFile, municipality: Municipality, data_sets: list[DataSet]
+) -> tuple[FileKind, list[dict[str, object]]]:
+    """What an upload holds, checked against every rule, or :class:`NameRefused`."""
+    name = upload.name or ""
+    check_stuf_name(name)
+    if upload.size == 0:
+        raise NameRefused(_("„%(name)s” is leeg (0 bytes).") % {"name": name})
+    current, _previous = open_half_years()
+    lower = name.lower()
+    if lower.endswith(".zip"):
+        kind = FileKind.ZIP
+        entries = [(e.name, e.size) for e in list_csv_entries(upload.file, name)]
+    elif lower.endswith(".csv"):
+        kind = FileKind.CSV
+        entries = [(name, upload.size)]
+    else:
+        raise NameRefused(
+            _(
+                "„%(name)s” is geen CSV- of ZIP-bestand. U kunt alleen .csv- en .zip-bestanden "
+                "aanleveren."
+            )
+            % {"name": name}
+        )
+    members = []
+    for entry_name, size in entries:
+        parsed = parse_csv_name(entry_name, data_sets, municipality.code, current)
+        if parsed.municipality_code != municipality.code:
+            raise NameRefused(
+                _(
+                    "„%(name)s” is voor gemeentecode %(code)s, maar u levert aan namens "
+                    "%(municipality)s (%(own)s). Lever alleen bestanden van %(municipality)s aan, "
+                    "of wissel eerst van gemeente."
+                )
+                % {
+                    "name": entry_name,
+                    "code": parsed.municipality_code,
+                    "municipality": municipality.name,
+                    "own": municipality.code,
+                }
+            )
+        check = check_open_for_delivery(parsed.half_year)
+        if check.period is None:
+            raise NameRefused(f"„{entry_name}”: {check.error}")
+        members.append(
+            {
+                "name": entry_name,
+                "size": size,
+                "data_set": parsed.data_set.code,
+                "period_code": parsed.period_code,
+                "warning": parsed.warning,
+                "late": check.late,
+            }
+        )
+    return kind, members
+
+
+def stage_upload(
+    request: HttpRequest, uploads: list[HashedUploadedFile], too_large: list[str]
+) -> StagingResult:
+    """Checks every uploaded file; the accepted ones wait in a batch for confirmation.
+
+    A refused file is not kept: its temporary file is removed and nothing is stored.
+    """
+    municipality = request.acting_municipality  # type: ignore[attr-defined]
+    data_sets = list(DataSet.objects.all())
+    result = StagingResult(refusals=[Refusal(name, _too_large_message(name)) for name in too_large])
+    accepted: list[tuple[HashedUploadedFile, FileKind, list[dict[str, object]]]] = []
+    for upload in uploads:
+        try:
+            kind, members = _members_for(upload, municipality, data_sets)
+        except NameRefused as refusal:
+            result.refusals.append(Refusal(upload.name or "", refusal.message))
+            upload.close()
+            continue
+        accepted.append((upload, kind, members))
+    seen: dict[tuple[object, object], str] = {}
+    for upload, _kind, members in list(accepted):
+        for member in members:
+            key = (member["data_set"], member["period_code"])
+            if key in seen:
+                result.refusals.append(
+                    Refusal(
+                        upload.name or "",
+                        _(
+                            "„%(name)s” bevat dezelfde set en periode als „%(other)s” in deze "
+                            "aanlevering. Een aanlevering vervangt de vorige in zijn geheel: lever "
+                            "elk bestand één keer aan."
+                        )
+                        % {"name": member["name"], "other": seen[key]},
+                    )
+                )
+                accepted = [a for a in accepted if a[0] is not upload]
+                upload.close()
+                break
+            seen[key] = str(member["name"])
+    for refusal in result.refusals:
+        record(
+            AuditAction.UPLOAD_REFUSED,
+            request=request,
+            message=refusal.message,
+            file_name=refusal.file_name,
+        )
+    if not accepted:
+        return result
+    now = timezone.now()
+    with transaction.atomic():
+        batch = UploadBatch.objects.create(municipality=municipality, uploaded_by=request.user)
+        for position, (upload, kind, members) in enumerate(accepted, start=1):
+            stored_name = default_storage.save(_storage_name(now), upload)
+            StagedFile.objects.create(
+                batch=batch,
+                position=position,
+                file_name=upload.name,
+                kind=kind,
+                size=upload.size,
+                sha256=upload.sha256,
+                stored_name=stored_name,
+                received_at=now,
+                members=members,
+            )
+    result.batch = batch
+    return result
+
+
+def _storage_name(moment: datetime.datetime) -> str:
+    """A generated path: never the user's file name."""
+    return f"deliveries/{moment:%Y/%m}/{uuid.uuid4().hex}"
+
+
+def current_file(
+    municipality: Municipality, data_set: DataSet | str, period_code: str
+) -> DeliveredFile | None:
+    """The CSV that is in force now for this gemeente, set and period (not replaced)."""
+    lookup = {"data_set__code": data_set} if isinstance(data_set, str) else {"data_set": data_set}
+    return (
+        DeliveredFile.objects.filter(
+            municipality=municipality, period_code=period_code, replaced_by__isnull=True, **lookup
+        )
+        .select_related("delivery")
+        .order_by("-delivery__uploaded_at", "-pk")
+        .first()
+    )
+
+
+def format_reference(moment: datetime.datetime, sequence: int) -> str:
+    local = timezone.localtime(moment)
+    return f"{local:%Y%m%d-%H%M%S}-{sequence:03d}"
+
+
+def _create_with_reference(moment: datetime.datetime, **fields: object) -> Delivery:
+    """``YYYYMMDD-HHMMSS-NNN`` (Europe/Amsterdam), unique under concurrent uploads.
+
+    The unique constraint is the guarantee; a collision with a concurrent transaction
+    is retried with the next number, and a full second moves on to the next second.
+    """
+    while True:
+        prefix = format_reference(moment, 0)[:-3]
+        last = (
+            Delivery.objects.filter(reference__startswith=prefix)
+            .order_by("-reference")
+            .values_list("reference", flat=True)
+            .first()
+        )
+        sequence = int(last[-3:]) + 1 if last else 1
+        if sequence > 999:
+            moment += datetime.timedelta(seconds=1)
+            continue
+        try:
+            with transaction.atomic():
+                return Delivery.objects.create(
+                    reference=format_reference(moment, sequence), **fields
+                )
+        except IntegrityError:
+            if Delivery.objects.filter(reference=format_reference(moment, sequence)).exists():
+                continue
+            raise
+
+
+def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:
+    """Turns a checked batch into deliveries, once; a repeated confirm changes nothing."""
+    with transaction.atomic():
+        batch = UploadBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.confirmed_at is not None:
+            return list(batch.deliveries.order_by("reference"))
+        # One confirmation at a time per gemeente, so "replaces" is decided in order.
+        type(batch.municipality).objects.select_for_update().get(pk=batch.municipality_id)
+        data_sets = {ds.code: ds for ds in DataSet.objects.all()}
+        user: User = request.user  # type: ignore[assignment]
+        deliveries = []
+        for staged in batch.files.all():
+            delivery = _create_with_reference(
+                staged.received_at,
+                municipality=batch.municipality,
+                batch=batch,
+                kind=staged.kind,
+                file_name=staged.file_name,
+                size=staged.size,
+                sha256=staged.sha256,
+                stored_name=staged.stored_name,
+                uploaded_by=user,
+                uploaded_by_name=user.display_name,
+                uploaded_at=staged.received_at,
+                late=any(m["late"] for m in staged.members),
+            )
+            for index, member in enumerate(staged.members, start=1):
+                data_set = data_sets[member["data_set"]]
+                half_year = HalfYear.from_code(member["period_code"])
+                check = check_open_for_delivery(half_year)
+                if check.period is None:
+                    raise NameRefused(f"„{member['name']}”: {check.error}")
+                in_zip = staged.kind == FileKind.ZIP
+                DeliveredFile.objects.create(
+                    delivery=delivery,
+                    reference=f"{delivery.reference}-{index}" if in_zip else delivery.reference,
+                    position=index if in_zip else 0,
+                    file_name=member["name"],
+                    size=member["size"],
+                    municipality=batch.municipality,
+                    data_set=data_set,
+                    period_code=member["period_code"],
+                    reporting_period=check.period,
+                    replaces=current_file(batch.municipality, data_set, member["period_code"]),
+                    naming_warning=member["warning"],
+                )
+            record(
+                AuditAction.UPLOAD,
+                request=request,
+                municipality=batch.municipality,
+                target=delivery,
+                message=f"{delivery.reference} {delivery.file_name}",
+                reference=delivery.reference,
+                sha256=delivery.sha256,
+                size=delivery.size,
+            )
+            deliveries.append(delivery)
+        batch.confirmed_at = timezone.now()
+        batch.save(update_fields=["confirmed_at"])
+        transaction.on_commit(lambda: send_receipt(batch))
+    return deliveries
+
+
+def discard_batch(batch: UploadBatch) -> None:
+    """Drops an unconfirmed batch and its stored files (user cancelled or it expired)."""
+    with transaction.atomic():
+        batch = UploadBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.confirmed_at is not None:
+            return
+        names = list(batch.files.values_list("stored_name", flat=True))
+        batch.delete()
+    for name in names:
+        default_storage.delete(name)
+
+
+def send_receipt(batch: UploadBatch) -> None:
+    """The receipt e-mail. A mail server failure never undoes a delivery."""
+    from .emails import send_receipt_email
+
+    try:
+        send_receipt_email(batch)
+    except Exception:
+        logger.exception("Receipt e-mail for batch %s could not be sent", batch.pk)

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from msdportaal.organisations.decorators import acting_municipality_required
+from msdportaal.organisations.scoping import get_for_acting_municipality_or_404
+from msdportaal.periods.models import DataSet
+from msdportaal.periods.services import open_half_years
+
+from . import selectors, services
+from .models import UploadBatch
+from .naming import NameRefused
+
+
+def _upload_context(request: HttpRequest, **extra: object) -> dict[str, object]:
+    current, previous = open_half_years()
+    municipality = request.acting_municipality  # type: ignore[attr-defined]
+    data_sets = list(DataSet.objects.all())
+    examples = [
+        ds.example_file_name(municipality.code, hy)
+        for hy in (current, previous)
+        for ds in data_sets
+        if ds.period_code(hy)
+    ]
+    return {
+        "current": current,
+        "previous": previous,
+        "examples": examples,
+        "max_mb": f"{settings.MSD_UPLOAD_MAX_BYTES / 1_000_000:g}",
+        **extra,
+    }
+
+
+@acting_municipality_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "deliveries/upload.html", _upload_context(request))
+    uploads = request.FILES.getlist("files")
+    too_large = [
+        name for reason, name in getattr(request, "upload_refusals", []) if reason == "too_large"
+    ]
+    if not uploads and not too_large:
+        return render(
+            request,
+            "deliveries/upload.html",
+            _upload_context(request, error=_("Kies een of meer bestanden om aan te leveren.")),
+            status=400,
+        )
+    result = services.stage_upload(request, uploads, too_large)
+    if result.batch is None:
+        return render(
+            request,
+            "deliveries/upload.html",
+            _upload_context(request, refusals=result.refusals),
+            status=400,
+        )
+    request.session[f"refusals-{result.batch.pk}"] = [
+        {"file_name": r.file_name, "message": r.message} for r in result.refusals
+    ]
+    return redirect("deliveries:check", batch_id=result.batch.pk)
+
+
+def _batch(request: HttpRequest, batch_id: str) -> UploadBatch:
+    return get_for_acting_municipality_or_404(UploadBatch.objects.all(), request, pk=batch_id)
+
+
+@acting_municipality_required
+@require_http_methods(["GET", "POST"])
+def check(request: HttpRequest, batch_id: str) -> HttpResponse:
+    batch = _batch(request, batch_id)
+    if batch.confirmed_at is not None:
+        return redirect("deliveries:confirmation", batch_id=batch.pk)
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            services.discard_batch(batch)
+            messages.info(request, _("De aanlevering is geannuleerd; er is niets doorgestuurd."))
+            return redirect("deliveries:upload")
+        try:
+            services.confirm_batch(request, batch)
+        except NameRefused as refusal:
+            messages.error(request, refusal.message)
+            return redirect("deliveries:check", batch_id=batch.pk)
+        return redirect("deliveries:confirmation", batch_id=batch.pk)
+    data_sets = {ds.code: ds for ds in DataSet.objects.all()}
+    files = []
+    for staged in batch.files.all():
+        members = [
+            {
+                **m,
+                "data_set": data_sets[m["data_set"]],
+                "replaces": services.current_file(
+                    batch.municipality, m["data_set"], m["period_code"]
+                ),
+            }
+            for m in staged.members
+        ]
+        files.append({"staged": staged, "members": members})
+    return render(
+        request,
+        "deliveries/check.html",
+        {
+            "batch": batch,
+            "files": files,
+            "refusals": request.session.get(f"refusals-{batch.pk}", []),
+        },
+    )
+
+
+@acting_municipality_required
+def confirmation(request: HttpRequest, batch_id: str) -> HttpResponse:
+    batch = _batch(request, batch_id)
+    if batch.confirmed_at is None:
+        return redirect("deliveries:check", batch_id=batch.pk)
+    deliveries = batch.deliveries.order_by("reference").prefetch_related("files__data_set")
+    return render(
+        request, "deliveries/confirmation.html", {"batch": batch, "deliveries": deliveries}
+    )
+
+
+@acting_municipality_required
+def history(request: HttpRequest) -> HttpResponse:
+    periods = selectors.periods_with_deliveries(request)
+    selected = request.GET.get("periode") or ""
+    if selected and selected not in periods:
+        selected = ""
+    files = selectors.delivered_files(request, selected or None)
+    return render(
+        request,
+        "deliveries/history.html",
+        {
+            "files": files,
+            "periods": periods,
+            "selected": selected,
+        },
+    )
+
+
+@acting_municipality_required
+def detail(request: HttpRequest, reference: str) -> HttpResponse:
+    delivery = get_for_acting_municipality_or_404(
+        selectors.deliveries(request).prefetch_related("files__data_set", "files__replaced_by"),
+        request,
+        reference=reference,
+    )
+    return render(request, "deliveries/detail.html", {"delivery": delivery})

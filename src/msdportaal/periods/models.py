@@ -1,0 +1,107 @@
+"""Reporting periods and the data sets delivered in them."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .calendar import HalfYear
+
+
+class Frequency(models.TextChoices):
+    HALF_YEARLY = "halfjaarlijks", _("Elk halfjaar")
+    YEARLY = "jaarlijks", _("Eens per jaar (in de HJ02-periode, periodecode JJJJJJ00)")
+
+
+class NamingMode(models.TextChoices):
+    ENFORCE = "enforce", _("Afdwingen: een afwijkende naam wordt geweigerd")
+    ADVISE = "advise", _("Adviseren: een afwijkende naam wordt geaccepteerd met een waarschuwing")
+
+
+class DataSet(models.Model):
+    """A set CBS asks for (WMO basis, WMO kosten, …) with its naming convention.
+
+    The convention is a regular expression with the named groups ``gemeentecode`` and
+    ``periode``; from a file's name the portal knows set, gemeente and period, so the
+    user never picks them (DESIGN.md §3.2).
+    """
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("naam"), max_length=100)
+    file_kind = models.CharField(_("bestandssoort"), max_length=50)
+    frequency = models.CharField(_("frequentie"), max_length=20, choices=Frequency.choices)
+    file_name_token = models.CharField(
+        _("setnaam in bestandsnaam"), max_length=30, help_text=_("Bijvoorbeeld WMO-BASIS.")
+    )
+    naming_pattern = models.CharField(
+        _("naamconventie (reguliere expressie)"),
+        max_length=500,
+        help_text=_("Met de benoemde groepen (?P<gemeentecode>…) en (?P<periode>…)."),
+    )
+    naming_mode = models.CharField(
+        _("handhaving naamconventie"),
+        max_length=10,
+        choices=NamingMode.choices,
+        default=NamingMode.ENFORCE,
+    )
+    consent_question = models.TextField(_("toestemmingsvraag"), blank=True)
+    order = models.PositiveSmallIntegerField(_("volgorde"), default=0)
+
+    class Meta:
+        verbose_name = _("set")
+        verbose_name_plural = _("sets")
+        ordering = ["order", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_yearly(self) -> bool:
+        return self.frequency == Frequency.YEARLY
+
+    def period_code(self, half_year: HalfYear) -> str | None:
+        """The period code this set carries in a half-year, or None when not delivered then."""
+        if self.is_yearly:
+            return half_year.yearly_code if half_year.half == 2 else None
+        return half_year.code
+
+    def example_file_name(self, municipality_code: str, half_year: HalfYear) -> str:
+        # In an HJ01 period the yearly sets are still due for the year before.
+        code = self.period_code(half_year) or half_year.previous().yearly_code
+        return f"MSD_{self.file_name_token}_{municipality_code}_{code}.csv"
+
+
+class ReportingPeriod(models.Model):
+    """A half-year. IB can close one explicitly; otherwise the calendar decides."""
+
+    code = models.CharField(_("code"), max_length=8, unique=True)
+    closed_at = models.DateTimeField(
+        _("gesloten op"),
+        null=True,
+        blank=True,
+        help_text=_("Na sluiting weigert het portaal aanleveringen voor deze periode."),
+    )
+
+    class Meta:
+        verbose_name = _("verslagperiode")
+        verbose_name_plural = _("verslagperiodes")
+        ordering = ["-code"]
+
+    def __str__(self) -> str:
+        return f"{self.half_year.label} ({self.code})"
+
+    @property
+    def half_year(self) -> HalfYear:
+        return HalfYear.from_code(self.code)
+
+    @property
+    def deadline(self) -> datetime.date:
+        return self.half_year.deadline(settings.MSD_DELIVERY_WINDOW_MONTHS)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None and self.closed_at <= timezone.now()

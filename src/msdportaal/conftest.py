@@ -205,10 +205,25 @@ class AccessiblePage:
         return [url for url in self.loaded if url not in self.checked]
 
 
+def restore_reference_data() -> None:
+    """Transactional tests flush every table, including what the data migrations seeded
+    (the gemeenten, the sets); put it back the way the migrations do."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    for module, loader in (
+        ("msdportaal.organisations.migrations.0002_load_gemeenten", "load"),
+        ("msdportaal.periods.migrations.0002_default_data_sets", "create"),
+    ):
+        getattr(import_module(module), loader)(apps, None)
+
+
 @pytest.fixture
 def browser_page(
     browser: Any, live_server: Any, transactional_db: None
 ) -> Iterator[AccessiblePage]:
+    restore_reference_data()
     context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
     page = AccessiblePage(context.new_page(), live_server.url)
     page.page.set_default_timeout(15_000)
@@ -217,3 +232,17 @@ def browser_page(
     assert not page.unchecked_pages(), (
         f"pages visited without an axe check: {page.unchecked_pages()}"
     )
+
+
+@pytest.fixture
+def logged_in_page(browser_page: AccessiblePage, user_a: User, settings: Any) -> AccessiblePage:
+    """A browser already logged in as a user of gemeente A (the login itself is tested
+    through the UI elsewhere)."""
+    client = Client()
+    client.force_login(user_a, backend=MUNICIPAL_BACKEND)
+    browser_page.page.context.add_cookies([{
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": browser_page.base_url,
+    }])
+    return browser_page

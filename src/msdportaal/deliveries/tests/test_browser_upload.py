@@ -40,7 +40,8 @@ def test_upload_two_csvs_and_a_zip_of_three(logged_in_page, tmp_path):
     page.wait_for_url("**/bevestiging/")
     logged_in_page.axe()
     zip_delivery = Delivery.objects.get(kind="zip")
-    references = [zip_delivery.reference, *DeliveredFile.objects.values_list("reference", flat=True)]
+    csv_references = list(DeliveredFile.objects.values_list("reference", flat=True))
+    references = [zip_delivery.reference, *csv_references]
     assert len(references) == 6  # the ZIP and five CSVs
     confirmation = page.get_by_role("table").inner_text()
     for reference in references:

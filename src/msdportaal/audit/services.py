@@ -22,8 +22,11 @@ FROM_REQUEST = _FromRequest()
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The client's address. Behind a proxy, the proxy is configured to set REMOTE_ADDR
-    (e.g. gunicorn --forwarded-allow-ips), so X-Forwarded-For is never trusted here."""
+    """The client's address as the WSGI server saw it.
+
+    X-Forwarded-For is never trusted here: behind a reverse proxy, pass the client
+    address by the PROXY protocol (gunicorn --proxy-protocol), which sets REMOTE_ADDR.
+    """
     if request is None:
         return None
     return request.META.get("REMOTE_ADDR") or None

@@ -209,7 +209,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "discard-unconfirmed-uploads": {
+        "task": "msdportaal.deliveries.tasks.discard_unconfirmed_batches",
+        "schedule": 3600.0,
+    },
+}
 
 LOG_LEVEL = env.str("MSD_LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -1,0 +1,62 @@
+"""IB sees metadata only: name, size, SHA-256, status — never a file's contents."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import DeliveredFile, Delivery
+
+
+class DeliveredFileInline(admin.TabularInline):
+    model = DeliveredFile
+    fields = ("reference", "file_name", "size", "data_set", "period_code", "replaces")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "reference",
+        "municipality",
+        "file_name",
+        "kind",
+        "size",
+        "status",
+        "late",
+        "uploaded_at",
+    )
+    list_filter = ("status", "late", "kind", "files__reporting_period")
+    search_fields = ("reference", "file_name", "sha256", "municipality__name", "municipality__code")
+    date_hierarchy = "uploaded_at"
+    list_select_related = ("municipality",)
+    inlines = [DeliveredFileInline]
+    # stored_name is deliberately absent: the admin offers no way to the file itself.
+    fields = (
+        "reference",
+        "municipality",
+        "file_name",
+        "kind",
+        "size",
+        "sha256",
+        "status",
+        "late",
+        "uploaded_by_name",
+        "uploaded_at",
+        "confirmed_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

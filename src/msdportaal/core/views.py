@@ -15,7 +15,16 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @acting_municipality_required
 def overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/overview.html", {"municipality": request.acting_municipality})
+    from msdportaal.deliveries.overview import delivery_overview
+
+    return render(
+        request,
+        "core/overview.html",
+        {
+            "municipality": request.acting_municipality,
+            "periods": delivery_overview(request),
+        },
+    )
 
 
 @require_POST

@@ -335,3 +335,17 @@ def test_references_are_unique_within_one_second(client_a: Client):
     assert len(set(refs)) == 3
     assert [r[-3:] for r in refs] == ["001", "002", "003"]
     assert len({r[:15] for r in refs}) == 1
+
+
+def test_overview_shows_what_is_delivered_and_what_is_still_missing(client_a: Client):
+    (delivery,) = upload_and_confirm(client_a, csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
+    page = client_a.get(reverse("core:overview")).content.decode()
+    assert "Verslagperiode 2026, 1e halfjaar (2026HJ01)" in page
+    assert "Deadline 30 september 2026" not in page  # a past deadline is not shown as days left
+    assert "De deadline was 30 september 2026." in page
+    assert delivery.reference in page
+    assert "Verslagperiode 2025, 2e halfjaar (2025HJ02)" in page
+    assert "2025JJ00" in page  # the yearly cost sets are due in the HJ02 period
+    assert (
+        page.count("Nog niet aangeleverd") == 2 + 5
+    )  # 2 WMO sets for 2026HJ01, all 5 for 2025HJ02

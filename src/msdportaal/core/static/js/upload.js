@@ -26,7 +26,13 @@
 
   /* "12,3 MB"; `reference` picks the unit so "0,5 MB van 48,0 MB" stays comparable. */
   function amount(bytes, reference) {
-    return reference >= 1e6 ? decimal.format(bytes / 1e6) + " MB" : decimal.format(bytes / 1e3) + " kB";
+    if (reference >= 1e6) {
+      return decimal.format(bytes / 1e6) + " MB";
+    }
+    if (reference >= 1e3) {
+      return decimal.format(bytes / 1e3) + " kB";
+    }
+    return Math.round(bytes) + (Math.round(bytes) === 1 ? " byte" : " bytes");
   }
 
   function element(tag, className, text) {

@@ -240,9 +240,48 @@ def logged_in_page(browser_page: AccessiblePage, user_a: User, settings: Any) ->
     through the UI elsewhere)."""
     client = Client()
     client.force_login(user_a, backend=MUNICIPAL_BACKEND)
-    browser_page.page.context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "url": browser_page.base_url,
-    }])
+    browser_page.page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": browser_page.base_url,
+            }
+        ]
+    )
     return browser_page
+
+
+# --- the RINIS/CBS simulator over real HTTPS with client certificates ------------------
+
+
+@pytest.fixture(scope="session")
+def dev_certs(tmp_path_factory: Any) -> Any:
+    from rinis_simulator.devcerts import ensure_dev_certs
+
+    return ensure_dev_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture
+def simulator(dev_certs: Any, tmp_path: Any, settings: Any) -> Iterator[Any]:
+    """The simulator on ephemeral ports; the portal is pointed at it."""
+    from rinis_simulator.config import SimulatorConfig
+    from rinis_simulator.server import Simulator
+
+    config = SimulatorConfig(
+        port=0,
+        control_port=0,
+        certs_dir=dev_certs.directory,
+        storage=tmp_path / "simulator",
+        gb_client_cert=dev_certs.rinis_client.cert,
+        gb_client_key=dev_certs.rinis_client.key,
+        gb_ca=dev_certs.ca_cert,
+    )
+    with Simulator(config) as running:
+        settings.MSD_RINIS_URL = running.soap_url
+        settings.MSD_RINIS_CLIENT_CERT = str(dev_certs.portal_client.cert)
+        settings.MSD_RINIS_CLIENT_KEY = str(dev_certs.portal_client.key)
+        settings.MSD_RINIS_CA_BUNDLE = str(dev_certs.ca_cert)
+        settings.MSD_RINIS_CONNECT_TIMEOUT = 2.0
+        settings.MSD_RINIS_READ_TIMEOUT = 5.0
+        yield running

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("msdportaal.organisations.urls")),
     path("", include("msdportaal.core.urls")),
     path("", include("msdportaal.deliveries.urls")),
+    path("", include("msdportaal.transport.urls")),
 ]

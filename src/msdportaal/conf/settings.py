@@ -63,6 +63,10 @@ INSTALLED_APPS = [
     "msdportaal.audit",
     "msdportaal.organisations",
     "msdportaal.periods",
+    "solo",
+    "privates",
+    "simple_certmanager",
+    "msdportaal.transport",
     "msdportaal.deliveries",
 ]
 
@@ -245,3 +249,39 @@ FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "upload-tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_HANDLERS = ["msdportaal.deliveries.uploads.HashingUploadHandler"]
 FILE_UPLOAD_PERMISSIONS = 0o640
+
+# --- Transport to RINIS (DESIGN.md §5) -------------------------------------------------
+# Where our Di01s go, and the files for mutual TLS (PEM). The admin's certificate settings
+# (django-simple-certmanager) take precedence over the files when filled in.
+MSD_RINIS_URL = env.str("MSD_RINIS_URL", default="")
+MSD_RINIS_CLIENT_CERT = env.str("MSD_RINIS_CLIENT_CERT", default="")
+MSD_RINIS_CLIENT_KEY = env.str("MSD_RINIS_CLIENT_KEY", default="")
+MSD_RINIS_CA_BUNDLE = env.str("MSD_RINIS_CA_BUNDLE", default="")
+MSD_RINIS_CONNECT_TIMEOUT = env.float("MSD_RINIS_CONNECT_TIMEOUT", default=10.0)
+MSD_RINIS_READ_TIMEOUT = env.float("MSD_RINIS_READ_TIMEOUT", default=120.0)
+# WS-Addressing From: how RINIS knows us.
+MSD_RINIS_FROM_ADDRESS = env.str("MSD_RINIS_FROM_ADDRESS", default="urn:msdportaal")
+# First retry after this many seconds, doubling each time (with jitter) up to the maximum.
+MSD_RINIS_RETRY_BASE_SECONDS = env.float("MSD_RINIS_RETRY_BASE_SECONDS", default=30.0)
+MSD_RINIS_RETRY_MAX_SECONDS = env.float("MSD_RINIS_RETRY_MAX_SECONDS", default=3600.0)
+# How often the sweeper looks for messages a lost task left behind.
+MSD_OUTBOX_SWEEP_SECONDS = env.float("MSD_OUTBOX_SWEEP_SECONDS", default=30.0)
+# The portal's address as RINIS reaches it (mutual TLS at the proxy): Grote Berichten
+# downloads and the inbound endpoint live under it.
+MSD_RINIS_FACING_URL = env.str("MSD_RINIS_FACING_URL", default="").rstrip("/")
+# Trust the client-certificate headers a TLS-terminating proxy sets (nginx:
+# $ssl_client_escaped_cert / $ssl_client_verify). Only enable behind such a proxy.
+MSD_TRUST_CLIENT_CERT_HEADERS = env.bool("MSD_TRUST_CLIENT_CERT_HEADERS", default=False)
+
+CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
+    "task": "msdportaal.transport.tasks.sweep_outbox",
+    "schedule": MSD_OUTBOX_SWEEP_SECONDS,
+}
+
+STORAGES["privates"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(VAR_DIR / "private-media"), "base_url": "/_private/"},
+}
+SENDFILE_BACKEND = "django_sendfile.backends.simple"
+SENDFILE_ROOT = str(VAR_DIR / "private-media")
+SENDFILE_URL = "/_private/"

@@ -25,3 +25,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# Nothing listens here; tests that send start the RINIS/CBS simulator and point at it.
+MSD_RINIS_URL = "https://127.0.0.1:9/rinis/ggk"
+MSD_RINIS_FACING_URL = "https://127.0.0.1:9"

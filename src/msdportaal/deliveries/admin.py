@@ -27,11 +27,11 @@ class DeliveryAdmin(admin.ModelAdmin):
         "file_name",
         "kind",
         "size",
-        "status",
         "late",
         "uploaded_at",
+        "outbound_message",
     )
-    list_filter = ("status", "late", "kind", "files__reporting_period")
+    list_filter = ("outbound_message__state", "late", "kind", "files__reporting_period")
     search_fields = ("reference", "file_name", "sha256", "municipality__name", "municipality__code")
     date_hierarchy = "uploaded_at"
     list_select_related = ("municipality",)
@@ -44,7 +44,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         "kind",
         "size",
         "sha256",
-        "status",
+        "outbound_message",
         "late",
         "uploaded_by_name",
         "uploaded_at",

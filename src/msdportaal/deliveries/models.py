@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from msdportaal.transport.models import MessageState
 
 
 class FileKind(models.TextChoices):
@@ -59,8 +64,13 @@ class StagedFile(models.Model):
         return self.file_name
 
 
-class DeliveryStatus(models.TextChoices):
-    RECEIVED = "ontvangen", _("Ontvangen")
+@dataclass(frozen=True)
+class ForwardingStatus:
+    """How far a delivery got on its way to CBS, in the words the gemeente sees."""
+
+    label: str
+    detail: str
+    tone: str  # ok | warning | error | neutral (the msd-status modifiers)
 
 
 class Delivery(models.Model):
@@ -90,8 +100,12 @@ class Delivery(models.Model):
     uploaded_at = models.DateTimeField(_("ontvangen op"))
     confirmed_at = models.DateTimeField(_("bevestigd op"), auto_now_add=True)
     late = models.BooleanField(_("na de deadline"), default=False)
-    status = models.CharField(
-        _("status"), max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED
+    outbound_message = models.OneToOneField(
+        "transport.OutboundMessage",
+        verbose_name=_("bericht aan RINIS"),
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="delivery",
     )
 
     class Meta:
@@ -105,6 +119,27 @@ class Delivery(models.Model):
     @property
     def content_type(self) -> str:
         return CONTENT_TYPES[FileKind(self.kind)]
+
+    @property
+    def forwarding_status(self) -> ForwardingStatus:
+        message = self.outbound_message
+        if message is None or message.state in (MessageState.QUEUED, MessageState.SENDING):
+            return ForwardingStatus(
+                gettext("Ontvangen"), gettext("wordt doorgestuurd naar CBS"), "neutral"
+            )
+        if message.state == MessageState.DELIVERED:
+            when = formats.date_format(timezone.localtime(message.delivered_at), "j F Y H:i")
+            return ForwardingStatus(
+                gettext("Doorgestuurd"), gettext("doorgestuurd naar CBS op %s") % when, "ok"
+            )
+        if message.state == MessageState.RETRYING:
+            when = formats.time_format(timezone.localtime(message.next_attempt_at), "H:i")
+            return ForwardingStatus(
+                gettext("Nog niet doorgestuurd"),
+                gettext("nog niet doorgestuurd — nieuwe poging om %s") % when,
+                "warning",
+            )
+        return ForwardingStatus(gettext("Mislukt"), gettext("mislukt — IB is ingelicht"), "error")
 
 
 class DeliveredFile(models.Model):

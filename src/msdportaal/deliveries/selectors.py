@@ -16,9 +16,9 @@ def delivered_files(
     qs = for_acting_municipality(DeliveredFile.objects.all(), request)
     if period_code:
         qs = qs.filter(reporting_period__code=period_code)
-    return qs.select_related("delivery", "data_set", "reporting_period", "replaced_by").order_by(
-        "-reporting_period__code", "data_set__order", "-delivery__uploaded_at", "position"
-    )
+    return qs.select_related(
+        "delivery__outbound_message", "data_set", "reporting_period", "replaced_by"
+    ).order_by("-reporting_period__code", "data_set__order", "-delivery__uploaded_at", "position")
 
 
 def deliveries(request: HttpRequest) -> QuerySet[Delivery]:

@@ -18,6 +18,8 @@ from msdportaal.audit.services import record
 from msdportaal.periods.calendar import HalfYear
 from msdportaal.periods.models import DataSet
 from msdportaal.periods.services import check_open_for_delivery, open_half_years
+from msdportaal.transport.models import MessageKind
+from msdportaal.transport.services import enqueue
 
 from .archives import list_csv_entries
 from .models import DeliveredFile, Delivery, FileKind, StagedFile, UploadBatch
@@ -280,6 +282,19 @@ def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:
                     replaces=current_file(batch.municipality, data_set, member["period_code"]),
                     naming_warning=member["warning"],
                 )
+            delivery.outbound_message = enqueue(
+                kind=MessageKind.DELIVERY,
+                municipality=batch.municipality,
+                administratie=batch.municipality.name,
+                stored_name=delivery.stored_name,
+                bestandsnaam=delivery.file_name,
+                content_type=delivery.content_type,
+                size=delivery.size,
+                sha256=delivery.sha256,
+                referentienummer_bericht=delivery.reference,
+                source=f"aanlevering {delivery.reference}",
+            )
+            delivery.save(update_fields=["outbound_message"])
             record(
                 AuditAction.UPLOAD,
                 request=request,

@@ -1,0 +1,262 @@
+"""The outbox state machine: queued → sending → delivered | retrying → failed."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import random
+import secrets
+import uuid
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from msdportaal.audit.models import AuditAction
+from msdportaal.audit.services import record
+
+from . import client
+from .models import (
+    AttemptOutcome,
+    MessageKind,
+    MessageState,
+    OutboundAttempt,
+    OutboundMessage,
+    TransportConfiguration,
+)
+from .signals import message_state_changed
+from .stuf import Bv03, Fo03, format_tijdstip
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from msdportaal.organisations.models import Municipality
+
+logger = logging.getLogger(__name__)
+
+SENDABLE = (MessageState.QUEUED, MessageState.RETRYING)
+
+
+def _next_tijdstip(municipality: Municipality) -> str:
+    """``yyyyMMddHHmmssSSS``, strictly increasing per sender (the gemeente).
+
+    Callers hold the gemeente's row lock (see :func:`enqueue`), so two messages of one
+    gemeente never get the same moment.
+    """
+    candidate = format_tijdstip(timezone.now())
+    last = (
+        OutboundMessage.objects.filter(municipality=municipality)
+        .order_by("-tijdstip_bericht")
+        .values_list("tijdstip_bericht", flat=True)
+        .first()
+    )
+    if last is not None and candidate <= last:
+        moment = datetime.datetime.strptime(last, "%Y%m%d%H%M%S%f") + datetime.timedelta(
+            milliseconds=1
+        )
+        candidate = moment.strftime("%Y%m%d%H%M%S%f")[:17]
+    return candidate
+
+
+def enqueue(
+    *,
+    kind: MessageKind,
+    municipality: Municipality,
+    administratie: str,
+    stored_name: str,
+    bestandsnaam: str,
+    content_type: str,
+    size: int,
+    sha256: str,
+    referentienummer_bericht: str,
+    source: str,
+) -> OutboundMessage:
+    """Puts a message in the outbox, inside the caller's transaction.
+
+    When that transaction commits, a Celery task is asked to send it; if the broker is
+    unreachable the sweeper sends it anyway.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("enqueue() must run inside the transaction that creates the source")
+    type(municipality).objects.select_for_update().get(pk=municipality.pk)
+    config = TransportConfiguration.get_solo()
+    message = OutboundMessage(
+        kind=kind,
+        municipality=municipality,
+        referentienummer=str(uuid.uuid4()),
+        tijdstip_bericht=_next_tijdstip(municipality),
+        functie=config.functie_for(kind),
+        zender_applicatie=config.application_name,
+        zender_administratie=administratie,
+        applicatie_versie=config.application_version,
+        applicatie_subversie=config.application_subversion,
+        functie_versie=config.function_version,
+        functie_subversie=config.function_subversion,
+        referentienummer_bericht=referentienummer_bericht,
+        bestandsnaam=bestandsnaam,
+        content_type=content_type,
+        stored_name=stored_name,
+        size=size,
+        sha256=sha256,
+        next_attempt_at=timezone.now(),
+        source=source,
+    )
+    if client.envelope_length(message) > config.gb_threshold_bytes:
+        message.gb_token = secrets.token_urlsafe(32)
+        message.gb_expires_at = timezone.now() + datetime.timedelta(hours=config.gb_lifetime_hours)
+    message.save()
+    transaction.on_commit(lambda: trigger(message.pk))
+    return message
+
+
+def trigger(message_id: int) -> None:
+    from .tasks import send_outbound_message
+
+    try:
+        send_outbound_message.delay(message_id)
+    except Exception:  # the sweeper picks the message up
+        logger.warning("Could not queue message %s; the sweeper will send it", message_id)
+
+
+def lease_seconds() -> float:
+    return settings.MSD_RINIS_CONNECT_TIMEOUT + settings.MSD_RINIS_READ_TIMEOUT + 60
+
+
+def claim(message_id: int) -> bool:
+    """At most one send in flight per message: a conditional UPDATE takes the lease.
+
+    A lease that ran out (a worker died mid-send) may be taken over.
+    """
+    now = timezone.now()
+    claimable = Q(state__in=SENDABLE, next_attempt_at__lte=now) | Q(
+        state=MessageState.SENDING, lease_until__lt=now
+    )
+    taken = OutboundMessage.objects.filter(claimable, pk=message_id).update(
+        state=MessageState.SENDING,
+        lease_until=now + datetime.timedelta(seconds=lease_seconds()),
+    )
+    return taken == 1
+
+
+def backoff(attempt: int) -> datetime.timedelta:
+    """Exponential with full jitter between half and the whole step."""
+    step = min(
+        settings.MSD_RINIS_RETRY_MAX_SECONDS,
+        settings.MSD_RINIS_RETRY_BASE_SECONDS * 2 ** (attempt - 1),
+    )
+    return datetime.timedelta(seconds=step * random.uniform(0.5, 1.0))  # noqa: S311
+
+
+def attempt_send(message_id: int) -> MessageState | None:
+    """One attempt. Returns the new state, or None when another worker has it / it's done."""
+    if not claim(message_id):
+        return None
+    message = OutboundMessage.objects.select_related("municipality").get(pk=message_id)
+    config = TransportConfiguration.get_solo()
+    attempt = OutboundAttempt.objects.create(
+        message=message, number=message.attempts + 1, started_at=timezone.now()
+    )
+    answer = client.send(message, config)
+    now = timezone.now()
+    with transaction.atomic():
+        message = OutboundMessage.objects.select_for_update().get(pk=message_id)
+        message.attempts = attempt.number
+        message.lease_until = None
+        attempt.finished_at = now
+        if isinstance(answer, Bv03):
+            attempt.outcome, attempt.http_status = AttemptOutcome.ACCEPTED, answer.status_code
+            message.state, message.delivered_at, message.last_error = (
+                MessageState.DELIVERED,
+                now,
+                "",
+            )
+        else:
+            if isinstance(answer, Fo03):
+                attempt.outcome, attempt.stuf_code = AttemptOutcome.REFUSED, answer.code
+                attempt.detail = f"Fo03 {answer.code} ({answer.plek}): {answer.omschrijving}"
+            else:
+                attempt.outcome, attempt.http_status = (
+                    AttemptOutcome.ERROR,
+                    answer.status_code or None,
+                )
+                attempt.detail = f"{answer.reason} {answer.excerpt}".strip()
+            message.last_error = attempt.detail[:2000]
+            deadline = message.window_started_at + datetime.timedelta(
+                hours=config.retry_window_hours
+            )
+            next_at = now + backoff(attempt.number)
+            if (isinstance(answer, Fo03) and answer.final) or next_at > deadline:
+                message.state, message.failed_at, message.next_attempt_at = (
+                    MessageState.FAILED,
+                    now,
+                    None,
+                )
+                transaction.on_commit(lambda: alert_ib(message))
+            else:
+                message.state, message.next_attempt_at = MessageState.RETRYING, next_at
+        attempt.save()
+        message.save()
+        transaction.on_commit(lambda: message_state_changed.send(OutboundMessage, message=message))
+    logger.info(
+        "message %s attempt %s: %s", message.referentienummer, attempt.number, message.state
+    )
+    return MessageState(message.state)
+
+
+def due_messages() -> list[int]:
+    now = timezone.now()
+    return list(
+        OutboundMessage.objects.filter(
+            Q(state__in=SENDABLE, next_attempt_at__lte=now)
+            | Q(state=MessageState.SENDING, lease_until__lt=now)
+        ).values_list("pk", flat=True)[:500]
+    )
+
+
+def resend(message: OutboundMessage, request: HttpRequest | None = None) -> bool:
+    """IB sends a failed message again: same referentienummer and tijdstipBericht."""
+    with transaction.atomic():
+        updated = OutboundMessage.objects.filter(pk=message.pk, state=MessageState.FAILED).update(
+            state=MessageState.QUEUED,
+            next_attempt_at=timezone.now(),
+            failed_at=None,
+            window_started_at=timezone.now(),
+        )
+        if updated:
+            record(
+                AuditAction.MESSAGE_RESENT,
+                request=request,
+                municipality=message.municipality,
+                target=message,
+                message=f"{message.referentienummer_bericht} {message.bestandsnaam}",
+            )
+            transaction.on_commit(lambda: trigger(message.pk))
+    return bool(updated)
+
+
+def alert_ib(message: OutboundMessage) -> None:
+    address = TransportConfiguration.get_solo().ib_alert_email
+    if not address:
+        logger.error("Message %s failed and no IB alert address is configured", message.pk)
+        return
+    try:
+        send_mail(
+            subject=(
+                f"MSD Portaal: verzending mislukt — {message.municipality} "
+                f"{message.referentienummer_bericht}"
+            ),
+            message=(
+                f"Het bericht {message.referentienummer} ({message.get_kind_display()}, "
+                f"{message.bestandsnaam}) van {message.municipality} is niet afgeleverd "
+                "bij RINIS.\n\n"
+                f"Pogingen: {message.attempts}\nLaatste fout: {message.last_error}\n\n"
+                "Bekijk en verstuur het opnieuw in het beheer onder Uitgaande berichten."
+            ),
+            from_email=None,
+            recipient_list=[address],
+        )
+    except Exception:  # the admin list still shows the failure
+        logger.exception("Could not e-mail IB about message %s", message.pk)

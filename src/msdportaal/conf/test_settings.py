@@ -15,6 +15,9 @@ os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("MSD_DEV_LOGIN_ENABLED", "true")
 os.environ.setdefault("MSD_SECURE_COOKIES", "false")
 os.environ.setdefault("MSD_VAR_DIR", tempfile.mkdtemp(prefix="msdportaal-test-"))
+# Nothing listens here; tests that send start the RINIS/CBS simulator and point at it.
+os.environ.setdefault("MSD_RINIS_URL", "https://127.0.0.1:9/rinis/ggk")
+os.environ.setdefault("MSD_RINIS_FACING_URL", "https://127.0.0.1:9")
 
 from .settings import *  # noqa: F403
 
@@ -26,6 +29,6 @@ STORAGES = {
 }
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
-# Nothing listens here; tests that send start the RINIS/CBS simulator and point at it.
-MSD_RINIS_URL = "https://127.0.0.1:9/rinis/ggk"
-MSD_RINIS_FACING_URL = "https://127.0.0.1:9"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: worker subprocesses in the fault tests must see the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405

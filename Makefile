@@ -8,7 +8,11 @@ export DJANGO_ALLOW_ASYNC_UNSAFE := true
 # The development environment `make run` uses. Production sets its own (docs/configuration.md).
 DEV_ENV := MSD_ENVIRONMENT=development DJANGO_DEBUG=true \
 	DJANGO_SECRET_KEY=development-only-not-secret DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost \
-	MSD_DEV_LOGIN_ENABLED=true MSD_SECURE_COOKIES=false
+	MSD_DEV_LOGIN_ENABLED=true MSD_SECURE_COOKIES=false \
+	MSD_RINIS_URL=https://127.0.0.1:8443/rinis/ggk \
+	MSD_RINIS_CLIENT_CERT=var/certs/portal-client.pem MSD_RINIS_CLIENT_KEY=var/certs/portal-client-key.pem \
+	MSD_RINIS_CA_BUNDLE=var/certs/ca.pem MSD_RINIS_FACING_URL=https://127.0.0.1:8001 \
+	MSD_TRUST_CLIENT_CERT_HEADERS=true MSD_OUTBOX_SWEEP_SECONDS=10 MSD_RINIS_RETRY_BASE_SECONDS=5
 
 .PHONY: run test lint format venv lock migrate demo clean
 
@@ -22,6 +26,7 @@ venv: $(VENV)/.installed
 
 run: venv
 	$(DEV_ENV) $(PY) manage.py migrate --no-input
+	$(PY) -m rinis_simulator.devcerts var/certs
 	$(DEV_ENV) $(PY) manage.py load_demo_data
 	@echo "MSD Portaal: http://127.0.0.1:8000  (ontwikkel-login: http://127.0.0.1:8000/ontwikkel-login/)"
 	$(DEV_ENV) $(VENV)/bin/honcho --procfile Procfile start

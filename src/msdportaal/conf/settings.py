@@ -272,6 +272,8 @@ MSD_RINIS_FACING_URL = env.str("MSD_RINIS_FACING_URL", default="").rstrip("/")
 # Trust the client-certificate headers a TLS-terminating proxy sets (nginx:
 # $ssl_client_escaped_cert / $ssl_client_verify). Only enable behind such a proxy.
 MSD_TRUST_CLIENT_CERT_HEADERS = env.bool("MSD_TRUST_CLIENT_CERT_HEADERS", default=False)
+# ...and only when the request comes from one of these addresses (the proxy itself).
+MSD_TRUSTED_PROXIES = env.list("MSD_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
     "task": "msdportaal.transport.tasks.sweep_outbox",

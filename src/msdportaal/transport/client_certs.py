@@ -33,6 +33,8 @@ class ClientIdentity:
 def presented_certificate(request: HttpRequest) -> x509.Certificate | None:
     if not settings.MSD_TRUST_CLIENT_CERT_HEADERS:
         return None
+    if request.META.get("REMOTE_ADDR") not in settings.MSD_TRUSTED_PROXIES:
+        return None
     if request.META.get(VERIFY_HEADER) != "SUCCESS":
         return None
     pem = unquote(request.META.get(CERT_HEADER, ""))

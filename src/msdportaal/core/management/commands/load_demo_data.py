@@ -28,8 +28,23 @@ class Command(BaseCommand):
         if created:
             admin.set_password(DEMO_ADMIN_PASSWORD)
             admin.save()
+        self._transport()
         self.stdout.write(
             f"Beheer: /{settings.MSD_ADMIN_PATH}/ als {DEMO_ADMIN_USERNAME} / "
             f"{DEMO_ADMIN_PASSWORD} "
             "(tweede factor overgeslagen in development)"
         )
+
+    def _transport(self) -> None:
+        """The simulator plays RINIS: trust its development certificate (by OIN)."""
+        from rinis_simulator.devcerts import RINIS_OIN
+
+        from msdportaal.transport.models import TransportConfiguration, TrustedClient
+
+        TrustedClient.objects.get_or_create(
+            oin=RINIS_OIN, defaults={"name": "RINIS (simulator, ontwikkelcertificaat)"}
+        )
+        config = TransportConfiguration.get_solo()
+        if not config.ib_alert_email:
+            config.ib_alert_email = "functioneel-beheer@ib.example"
+            config.save()

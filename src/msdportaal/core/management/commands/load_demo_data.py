@@ -37,9 +37,8 @@ class Command(BaseCommand):
 
     def _transport(self) -> None:
         """The simulator plays RINIS: trust its development certificate (by OIN)."""
-        from rinis_simulator.devcerts import RINIS_OIN
-
         from msdportaal.transport.models import TransportConfiguration, TrustedClient
+        from rinis_simulator.devcerts import RINIS_OIN
 
         TrustedClient.objects.get_or_create(
             oin=RINIS_OIN, defaults={"name": "RINIS (simulator, ontwikkelcertificaat)"}

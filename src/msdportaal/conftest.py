@@ -215,6 +215,7 @@ def restore_reference_data() -> None:
     for module, loader in (
         ("msdportaal.organisations.migrations.0002_load_gemeenten", "load"),
         ("msdportaal.periods.migrations.0002_default_data_sets", "create"),
+        ("msdportaal.reports.migrations.0002_default_kinds", "create"),
     ):
         getattr(import_module(module), loader)(apps, None)
 

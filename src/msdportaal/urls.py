@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("msdportaal.core.urls")),
     path("", include("msdportaal.deliveries.urls")),
     path("", include("msdportaal.transport.urls")),
+    path("", include("msdportaal.reports.urls")),
 ]

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "simple_certmanager",
     "msdportaal.transport",
     "msdportaal.deliveries",
+    "msdportaal.reports",
 ]
 
 MIDDLEWARE = [
@@ -274,6 +275,8 @@ MSD_RINIS_FACING_URL = env.str("MSD_RINIS_FACING_URL", default="").rstrip("/")
 MSD_TRUST_CLIENT_CERT_HEADERS = env.bool("MSD_TRUST_CLIENT_CERT_HEADERS", default=False)
 # ...and only when the request comes from one of these addresses (the proxy itself).
 MSD_TRUSTED_PROXIES = env.list("MSD_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
+# Largest message RINIS may deliver to our inbound endpoint (the SOAP body, base64 and all).
+MSD_INBOUND_MAX_BYTES = env.int("MSD_INBOUND_MAX_BYTES", default=48 * 1024 * 1024)
 
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
     "task": "msdportaal.transport.tasks.sweep_outbox",

@@ -27,6 +27,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(
         _("Mijn aanleveringen"), "deliveries:history", ("deliveries:history", "deliveries:detail")
     ),
+    MenuItem(_("Rapporten"), "reports:inbox", ("reports:inbox",)),
     MenuItem(_("Mijn gegevens"), "organisations:profile", ("organisations:profile",)),
 )
 

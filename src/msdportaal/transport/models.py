@@ -221,3 +221,46 @@ class TrustedClient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReceivedMessage(models.Model):
+    """Every Di01/Du01 RINIS delivered to us and we answered Bv03 (stored once).
+
+    The same message again (same zender and referentienummer, same content) is answered
+    Bv03 again without storing anything; the same referentienummer with other content is
+    refused (StUF016).
+    """
+
+    zender_organisatie = models.CharField(_("zender"), max_length=20)
+    referentienummer = models.CharField(_("referentienummer"), max_length=40)
+    fingerprint = models.CharField(max_length=64)
+    berichtcode = models.CharField(_("berichtcode"), max_length=4)
+    functie = models.CharField(_("functie"), max_length=30)
+    municipality = models.ForeignKey(
+        "organisations.Municipality",
+        verbose_name=_("gemeente"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    cross_refnummer = models.CharField(_("crossRefnummer"), max_length=40, blank=True)
+    cross_refnummer_bericht = models.CharField(
+        _("crossRefnummerBericht"), max_length=40, blank=True
+    )
+    bestandsnaam = models.CharField(_("bestandsnaam"), max_length=255, blank=True)
+    received_at = models.DateTimeField(_("ontvangen op"), auto_now_add=True)
+    #: Our answer's referentienummer, so a repeated message gets the same Bv03.
+    answer_referentienummer = models.CharField(max_length=40)
+    answer_tijdstip = models.CharField(max_length=17)
+
+    class Meta:
+        verbose_name = _("ontvangen bericht")
+        verbose_name_plural = _("ontvangen berichten")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["zender_organisatie", "referentienummer"], name="received_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.berichtcode} {self.referentienummer} → {self.municipality}"

@@ -1,0 +1,52 @@
+"""IB sees metadata only; there is no way to a report's contents in the admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import Report, ReportKindMapping
+
+
+@admin.register(ReportKindMapping)
+class ReportKindMappingAdmin(admin.ModelAdmin):
+    list_display = ("functie", "kind")
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = (
+        "received_at",
+        "municipality",
+        "kind",
+        "file_name",
+        "size",
+        "delivery",
+        "first_read_at",
+    )
+    list_filter = ("kind", "received_at")
+    search_fields = ("file_name", "municipality__name", "municipality__code", "delivery__reference")
+    list_select_related = ("municipality", "delivery")
+    fields = (
+        "municipality",
+        "kind",
+        "functie",
+        "delivery",
+        "period_code",
+        "file_name",
+        "content_type",
+        "size",
+        "sha256",
+        "received_at",
+        "first_read_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

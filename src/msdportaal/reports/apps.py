@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ReportsConfig(AppConfig):
+    name = "msdportaal.reports"
+    label = "reports"
+    verbose_name = _("Rapporten van CBS")
+
+    def ready(self) -> None:
+        from msdportaal.transport.inbound import register_handler
+
+        from .services import store_report
+
+        register_handler(store_report)

@@ -1,0 +1,103 @@
+"""Storing what CBS sends, and handing it out to the gemeente it is for."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import TYPE_CHECKING
+
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from msdportaal.deliveries.models import DeliveredFile, Delivery
+
+from .models import Report, ReportKind, ReportKindMapping
+
+if TYPE_CHECKING:
+    from msdportaal.transport.inbound import Delivered
+
+#: Sent after a report is stored and committed (``report``); notifications listen.
+report_received = Signal()
+
+_SAFE_NAME = re.compile(r"[^0-9A-Za-z._-]")
+
+
+def kind_for(functie: str) -> ReportKind:
+    mapping = ReportKindMapping.objects.filter(functie=functie).first()
+    return ReportKind(mapping.kind) if mapping else ReportKind.OTHER
+
+
+def linked_delivery(delivered: Delivered) -> Delivery | None:
+    """A Du01 points at our message (crossRefnummer) or our reference (crossRefnummerBericht).
+
+    Only a delivery of the same gemeente counts: a report never links across gemeenten.
+    """
+    message, municipality = delivered.message, delivered.municipality
+    deliveries = Delivery.objects.filter(municipality=municipality)
+    if message.cross_refnummer:
+        found = deliveries.filter(
+            outbound_message__referentienummer=message.cross_refnummer
+        ).first()
+        if found:
+            return found
+    if message.cross_refnummer_bericht:
+        found = deliveries.filter(reference=message.cross_refnummer_bericht).first()
+        if found:
+            return found
+        file = (
+            DeliveredFile.objects.filter(
+                municipality=municipality, reference=message.cross_refnummer_bericht
+            )
+            .select_related("delivery")
+            .first()
+        )
+        if file:
+            return file.delivery
+    return None
+
+
+def store_report(delivered: Delivered) -> None:
+    """The inbound handler: decode the file in chunks to storage, then record it."""
+    message = delivered.message
+    upload = TemporaryUploadedFile("report", message.content_type, 0, None)
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in message.iter_payload():
+        digest.update(chunk)
+        size += len(chunk)
+        upload.write(chunk)
+    upload.seek(0)
+    now = timezone.now()
+    stored_name = default_storage.save(f"reports/{now:%Y/%m}/{uuid.uuid4().hex}", upload)
+    upload.close()
+    delivery = linked_delivery(delivered)
+    period_codes = (
+        sorted(set(delivery.files.values_list("reporting_period__code", flat=True)))
+        if delivery
+        else []
+    )
+    report = Report.objects.create(
+        municipality=delivered.municipality,
+        kind=kind_for(message.functie),
+        functie=message.functie,
+        delivery=delivery,
+        period_code=period_codes[0] if len(period_codes) == 1 else "",
+        file_name=_SAFE_NAME.sub("_", message.bestandsnaam or "rapport.pdf")[:255],
+        content_type=message.content_type or "application/pdf",
+        size=size,
+        sha256=digest.hexdigest(),
+        stored_name=stored_name,
+        received=delivered.received,
+    )
+    transaction.on_commit(lambda: report_received.send(Report, report=report))
+
+
+def mark_read(report: Report) -> None:
+    if report.first_read_at is None:
+        Report.objects.filter(pk=report.pk, first_read_at__isnull=True).update(
+            first_read_at=timezone.now()
+        )

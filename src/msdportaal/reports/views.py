@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from msdportaal.audit.models import AuditAction
+from msdportaal.audit.services import record
+from msdportaal.organisations.decorators import acting_municipality_required
+from msdportaal.organisations.scoping import (
+    for_acting_municipality,
+    get_for_acting_municipality_or_404,
+)
+
+from .models import Report
+from .services import mark_read
+
+
+@acting_municipality_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    reports = for_acting_municipality(Report.objects.select_related("delivery"), request)
+    return render(request, "reports/inbox.html", {"reports": reports})
+
+
+@acting_municipality_required
+def download(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_for_acting_municipality_or_404(Report.objects.all(), request, pk=pk)
+    record(
+        AuditAction.DOWNLOAD,
+        request=request,
+        target=report,
+        message=f"rapport {report.file_name}",
+        sha256=report.sha256,
+    )
+    mark_read(report)
+    response = FileResponse(
+        default_storage.open(report.stored_name, "rb"),
+        as_attachment=True,
+        filename=report.file_name,
+        content_type="application/pdf",
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

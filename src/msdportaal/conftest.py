@@ -277,6 +277,12 @@ def simulator(dev_certs: Any, tmp_path: Any, settings: Any) -> Iterator[Any]:
         gb_client_cert=dev_certs.rinis_client.cert,
         gb_client_key=dev_certs.rinis_client.key,
         gb_ca=dev_certs.ca_cert,
+        # Never regenerate here: under time travel the certificates would look "not yet
+        # valid" and be replaced under the feet of the TLS front that already loaded them.
+        generate_certs=False,
+        cert=dev_certs.simulator.cert,
+        key=dev_certs.simulator.key,
+        ca=dev_certs.ca_cert,
     )
     with Simulator(config) as running:
         settings.MSD_RINIS_URL = running.soap_url
@@ -286,3 +292,48 @@ def simulator(dev_certs: Any, tmp_path: Any, settings: Any) -> Iterator[Any]:
         settings.MSD_RINIS_CONNECT_TIMEOUT = 2.0
         settings.MSD_RINIS_READ_TIMEOUT = 5.0
         yield running
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until ``predicate()`` is truthy (an Event.wait between polls, not a sleep loop
+    that hides a race: the deadline fails the test)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        pause.wait(0.05)
+
+
+@pytest.fixture
+def rinis_facing(
+    live_server: Any, transactional_db: None, dev_certs: Any, settings: Any
+) -> Iterator[str]:
+    """The portal as RINIS reaches it: TLS with client certificates at a proxy (the
+    development stand-in for nginx) in front of the live server."""
+    from msdportaal.transport.models import TrustedClient
+    from rinis_simulator.devcerts import RINIS_OIN
+    from tls_front.proxy import start_in_thread
+
+    restore_reference_data()
+    TrustedClient.objects.create(name="RINIS", oin=RINIS_OIN)
+    upstream = live_server.url.removeprefix("http://")
+    handle = start_in_thread(
+        "127.0.0.1",
+        0,
+        upstream,
+        dev_certs.portal_server.cert,
+        dev_certs.portal_server.key,
+        dev_certs.ca_cert,
+    )
+    settings.MSD_RINIS_FACING_URL = handle.url
+    settings.MSD_TRUST_CLIENT_CERT_HEADERS = True
+    try:
+        yield handle.url
+    finally:
+        handle.stop()

@@ -234,9 +234,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# The portal's application name in StUF envelopes and other defaults for admin settings.
-MSD_APPLICATION_NAME = env.str("MSD_APPLICATION_NAME", default="MSDPortaal")
-
 # Where the IB admin lives (a later step can restrict it to a host as well).
 MSD_ADMIN_PATH = env.str("MSD_ADMIN_PATH", default="beheer").strip("/")
 

@@ -6,3 +6,6 @@ class TransportConfig(AppConfig):
     name = "msdportaal.transport"
     label = "transport"
     verbose_name = _("Berichtenverkeer met RINIS")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401

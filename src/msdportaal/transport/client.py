@@ -126,10 +126,14 @@ def gb_metadata_for(message: OutboundMessage) -> GbMetadata:
     )
 
 
+#: Stands in for an unset MSD_RINIS_URL when only the envelope's size is needed.
+UNCONFIGURED_URL = "https://rinis.invalid/"
+
+
 def addressing(message: OutboundMessage) -> WsAddressing:
     # The MessageID follows the StUF referentienummer, so a resend is recognisably the same.
     return WsAddressing(
-        to=settings.MSD_RINIS_URL,
+        to=settings.MSD_RINIS_URL or UNCONFIGURED_URL,
         from_address=settings.MSD_RINIS_FROM_ADDRESS,
         action=SOAP_ACTION_DI01,
         message_id=f"urn:uuid:{message.referentienummer}",
@@ -144,6 +148,10 @@ def envelope_length(message: OutboundMessage) -> int:
 def send(message: OutboundMessage, config: TransportConfiguration) -> Answer:
     """POST the message to RINIS and classify the answer; connection trouble is a
     :class:`ProtocolError` (retryable), never an exception."""
+    if not settings.MSD_RINIS_URL:
+        return ProtocolError(
+            reason="MSD_RINIS_URL is not configured", status_code=0, content_type="", excerpt=""
+        )
     di01, wsa = di01_for(message), addressing(message)
     files = tls_files(config)
     handle = None

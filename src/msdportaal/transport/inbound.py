@@ -80,7 +80,10 @@ def _fault(code: str, plek: str, omschrijving: str, message: object = None) -> H
         ontvanger=zender,  # type: ignore[arg-type]
         cross_refnummer=getattr(message, "referentienummer", None),
     )
-    return HttpResponse(body, status=SOAP_FAULT_HTTP_STATUS, content_type=SOAP_CONTENT_TYPE)
+    response = HttpResponse(body, status=SOAP_FAULT_HTTP_STATUS, content_type=SOAP_CONTENT_TYPE)
+    # A Fo03 is an answer, not a crash: we log it ourselves at INFO, not as a server error.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _bv03(message: InboundMessage, received: ReceivedMessage) -> HttpResponse:
@@ -162,6 +165,9 @@ def receive(request: HttpRequest) -> HttpResponse:
         return _answer_repeat(message, known, fingerprint)
     except HandlerRefused as refusal:
         return _fault(refusal.code, refusal.plek, refusal.omschrijving, message)
+    except Exception:  # storing failed: tell RINIS to try again later (StUF046, server)
+        logger.exception("Storing inbound message %s failed", message.referentienummer)
+        return _fault("StUF046", "server", "Het bericht kon nu niet worden opgeslagen.", message)
     return _bv03(message, received)
 
 

@@ -28,7 +28,7 @@ from .models import (
     TransportConfiguration,
 )
 from .signals import message_state_changed
-from .stuf import Bv03, Fo03, format_tijdstip
+from .stuf import Bv03, Fo03, ProtocolError, format_tijdstip
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -159,7 +159,13 @@ def attempt_send(message_id: int) -> MessageState | None:
     attempt = OutboundAttempt.objects.create(
         message=message, number=message.attempts + 1, started_at=timezone.now()
     )
-    answer = client.send(message, config)
+    try:
+        answer = client.send(message, config)
+    except Exception as exc:  # a bug or a broken file must not leave the message "sending"
+        logger.exception("Sending message %s failed unexpectedly", message.pk)
+        answer = ProtocolError(
+            reason=f"{type(exc).__name__}: {exc}"[:500], status_code=0, content_type="", excerpt=""
+        )
     now = timezone.now()
     with transaction.atomic():
         message = OutboundMessage.objects.select_for_update().get(pk=message_id)
@@ -219,11 +225,19 @@ def due_messages() -> list[int]:
 def resend(message: OutboundMessage, request: HttpRequest | None = None) -> bool:
     """IB sends a failed message again: same referentienummer and tijdstipBericht."""
     with transaction.atomic():
+        config = TransportConfiguration.get_solo()
+        changes = {
+            "state": MessageState.QUEUED,
+            "next_attempt_at": timezone.now(),
+            "failed_at": None,
+            "window_started_at": timezone.now(),
+        }
+        if message.uses_grote_berichten:  # RINIS must be able to fetch the file again
+            changes["gb_expires_at"] = timezone.now() + datetime.timedelta(
+                hours=config.gb_lifetime_hours
+            )
         updated = OutboundMessage.objects.filter(pk=message.pk, state=MessageState.FAILED).update(
-            state=MessageState.QUEUED,
-            next_attempt_at=timezone.now(),
-            failed_at=None,
-            window_started_at=timezone.now(),
+            **changes
         )
         if updated:
             record(

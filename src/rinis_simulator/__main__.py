@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from .config import SimulatorConfig
+from .config import AUTO_REPORT_MODES, SimulatorConfig
 
 ENV_PREFIX = "RINIS_SIM_"
 
@@ -108,6 +108,45 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=int(_env("GB_MAX_ATTEMPTS", str(defaults.gb_max_attempts))),
     )
+    serve.add_argument(
+        "--portal-url",
+        default=_env("PORTAL_URL", defaults.portal_url),
+        help="inbound-endpoint van het portaal voor CBS-rapporten (Du01/Di01); "
+        f"standaard {defaults.portal_url}",
+    )
+    serve.add_argument(
+        "--report-client-cert",
+        type=Path,
+        default=_optional_path(_env("REPORT_CLIENT_CERT")),
+        help="clientcertificaat voor rapporten; standaard <certs-dir>/rinis-client.pem",
+    )
+    serve.add_argument(
+        "--report-client-key", type=Path, default=_optional_path(_env("REPORT_CLIENT_KEY"))
+    )
+    serve.add_argument(
+        "--report-ca",
+        type=Path,
+        default=_optional_path(_env("REPORT_CA")),
+        help="CA voor het servercertificaat van het portaal; standaard <certs-dir>/ca.pem",
+    )
+    serve.add_argument(
+        "--auto-report",
+        choices=AUTO_REPORT_MODES,
+        default=_env("AUTO_REPORT", defaults.auto_report),
+        help="rapport terugsturen na elke geaccepteerde aanlevering (alternate: "
+        "foutrapport, op_orde, foutrapport, …)",
+    )
+    serve.add_argument(
+        "--auto-report-delay",
+        type=float,
+        default=float(_env("AUTO_REPORT_DELAY", str(defaults.auto_report_delay_seconds)) or 0),
+        help="seconden tussen Bv03 (of voltooide GB-download) en het rapport",
+    )
+    serve.add_argument(
+        "--report-max-attempts",
+        type=int,
+        default=int(_env("REPORT_MAX_ATTEMPTS", str(defaults.report_max_attempts)) or 1),
+    )
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
 
     certs = sub.add_parser("certs", help="maak/hergebruik de ontwikkelcertificaten")
@@ -141,6 +180,13 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         gb_client_key=args.gb_client_key,
         gb_ca=args.gb_ca,
         gb_max_attempts=args.gb_max_attempts,
+        portal_url=args.portal_url or None,
+        report_client_cert=args.report_client_cert,
+        report_client_key=args.report_client_key,
+        report_ca=args.report_ca,
+        auto_report=args.auto_report,
+        auto_report_delay_seconds=args.auto_report_delay,
+        report_max_attempts=args.report_max_attempts,
     )
 
 
@@ -161,7 +207,8 @@ def serve(config: SimulatorConfig) -> int:
     simulator = Simulator(config).start()
     print(
         f"RINIS-simulator klaar: soap={simulator.soap_url} control={simulator.control_url} "
-        f"opslag={config.storage}",
+        f"opslag={config.storage} portaal={config.portal_url or '-'} "
+        f"auto-rapport={config.auto_report}",
         flush=True,
     )
     try:

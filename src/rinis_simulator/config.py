@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .devcerts import DevCerts
 
@@ -37,6 +38,14 @@ DEFAULT_GB_XSD = (
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024 + 64 * 1024
 
 DEFAULT_FUNCTIES = ("MSDAANLEVERING", "MSDTOESTEMMING")
+
+#: Where ``make run`` serves the portal's inbound (OntvangAsynchroon) endpoint: behind
+#: tls_front, which checks the client certificate as nginx does in production.
+DEFAULT_PORTAL_URL = "https://127.0.0.1:8001/rinis/ggk/"
+
+#: ``--auto-report``: what CBS answers to every accepted delivery (``alternate`` =
+#: foutrapport, op_orde, foutrapport, …), or ``off``.
+AUTO_REPORT_MODES = ("off", "op_orde", "foutrapport", "alternate")
 
 
 @dataclass
@@ -82,6 +91,19 @@ class SimulatorConfig:
     #: Decoded payloads up to this size are sniffed for Grote Berichten metadata.
     gb_sniff_max_bytes: int = 1024 * 1024
 
+    #: The portal's inbound endpoint, where CBS's reports (Du01/Di01) are sent.
+    portal_url: str | None = DEFAULT_PORTAL_URL
+    #: Client certificate for sending reports (RINIS's) and the CA for the portal's
+    #: server certificate; default the dev ``rinis-client.pem`` and ``ca.pem``.
+    report_client_cert: Path | None = None
+    report_client_key: Path | None = None
+    report_ca: Path | None = None
+    auto_report: str = "off"
+    auto_report_delay_seconds: float = 3.0
+    report_max_attempts: int = 4
+    report_retry_base_seconds: float = 1.0
+    report_timeout_seconds: float = 30.0
+
     handshake_timeout_seconds: float = 10.0
     request_timeout_seconds: float = 120.0
 
@@ -102,6 +124,9 @@ class SimulatorConfig:
             self.gb_client_cert,
             self.gb_client_key,
             self.gb_ca,
+            self.report_client_cert,
+            self.report_client_key,
+            self.report_ca,
         )
 
     @property
@@ -133,6 +158,20 @@ class SimulatorConfig:
         """CA used to verify the portal's server certificate during a GB download."""
         return str(self.gb_ca or self.client_ca)
 
+    @property
+    def report_cert_pair(self) -> tuple[str, str]:
+        """``(cert, key)`` the simulator presents when it sends a report to the portal."""
+        certs = self.dev_certs
+        return (
+            str(self.report_client_cert or certs.rinis_client.cert),
+            str(self.report_client_key or certs.rinis_client.key),
+        )
+
+    @property
+    def report_verify(self) -> str:
+        """CA that must have signed the portal's (tls_front's) server certificate."""
+        return str(self.report_ca or self.dev_certs.ca.cert)
+
     def check(self) -> None:
         """Refuse configurations that would make the simulator unsafe or useless."""
         if not _is_loopback(self.control_host):
@@ -146,6 +185,23 @@ class SimulatorConfig:
             raise ValueError("er moet minstens één functie bekend zijn")
         if not self.soap_path.startswith("/"):
             raise ValueError("soap_path moet met / beginnen")
+        if self.auto_report not in AUTO_REPORT_MODES:
+            raise ValueError(
+                f"auto_report {self.auto_report!r} onbekend; "
+                f"kies uit {', '.join(AUTO_REPORT_MODES)}"
+            )
+        if self.auto_report_delay_seconds < 0:
+            raise ValueError("auto_report_delay_seconds mag niet negatief zijn")
+        if self.report_max_attempts < 1:
+            raise ValueError("report_max_attempts moet minstens 1 zijn")
+        if self.portal_url:
+            parts = urlsplit(self.portal_url)
+            # Reports travel over mutual TLS only: a plain-HTTP URL would skip the
+            # client-certificate check the portal relies on.
+            if parts.scheme != "https" or not parts.hostname:
+                raise ValueError(f"portal_url moet een https-URL zijn, niet {self.portal_url!r}")
+        elif self.auto_report != "off":
+            raise ValueError("auto_report vereist een portal_url")
 
 
 def _is_loopback(host: str) -> bool:

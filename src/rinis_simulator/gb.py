@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -195,11 +196,15 @@ class GbDownloader:
         store: MessageStore,
         state: ControlState,
         stop: threading.Event,
+        on_complete: Callable[[str], None] | None = None,
     ) -> None:
+        """*on_complete* is told the referentienummer of every verified download (the
+        auto-reporter answers a Grote Berichten delivery only once it has the file)."""
         self.config = config
         self.store = store
         self.state = state
         self.stop_event = stop
+        self.on_complete = on_complete
         self._threads: list[threading.Thread] = []
         self._threads_lock = threading.Lock()
 
@@ -268,7 +273,6 @@ class GbDownloader:
                 try:
                     self._attempt(session, job, this_break)
                     self._install(job)
-                    return
                 except _AttemptFailed as failed:
                     if failed.restart:
                         with contextlib.suppress(FileNotFoundError):
@@ -283,6 +287,9 @@ class GbDownloader:
                         self.stop_event.wait(
                             min(self.config.gb_retry_base_seconds * 2 ** (job.attempts - 1), 30.0)
                         )
+                else:
+                    self._notify_complete(ref)
+                    return
             # Stopping: the status stays "downloading", so the next start resumes it.
         except Exception as exc:  # a bug or a vanished directory: record, don't crash
             log.exception("GB %s: download afgebroken", ref)
@@ -451,6 +458,15 @@ class GbDownloader:
             size,
             job.attempts,
         )
+
+    def _notify_complete(self, ref: str) -> None:
+        """Tell the listener; its trouble must not turn a good download into "failed"."""
+        if self.on_complete is None:
+            return
+        try:
+            self.on_complete(ref)
+        except Exception:
+            log.exception("GB %s: verwerking na download mislukt", ref)
 
     def _fail(self, job: _Job, reason: str) -> None:
         with contextlib.suppress(FileNotFoundError):

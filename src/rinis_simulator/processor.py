@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +112,12 @@ class Di01Processor:
         gb_schema: SchemaValidator,
         downloader: GbDownloader,
         state: ControlState,
+        on_accepted: Callable[[str], None] | None = None,
     ) -> None:
+        """*on_accepted* is told the referentienummer of every newly stored Di01 (after
+        the store lock is released); the auto-reporter uses it to answer deliveries."""
         self.config = config
+        self.on_accepted = on_accepted
         self.store = store
         self.stuf_schema = stuf_schema
         self.gb_schema = gb_schema
@@ -143,9 +148,20 @@ class Di01Processor:
                 if duplicate is not None:
                     return duplicate
                 self._check_functie(fields)
-                return self._accept(body, di01, fields, ws, peer)
+                outcome = self._accept(body, di01, fields, ws, peer)
         except Rejection as rejection:
             return self._fault(fields, rejection.error, rejection.details, ws)
+        self._notify_accepted(fields.referentienummer)
+        return outcome
+
+    def _notify_accepted(self, referentienummer: str | None) -> None:
+        """Tell the listener; its trouble must never cost the sender its Bv03."""
+        if self.on_accepted is None or referentienummer is None:
+            return
+        try:
+            self.on_accepted(referentienummer)
+        except Exception:
+            log.exception("Verwerking na ontvangst van %s mislukt", referentienummer)
 
     def forced_fault(self, body: bytes, failure: Failure) -> Outcome:
         """A Fo03 ordered through the control API (``fo03-server`` / ``fo03-client``).

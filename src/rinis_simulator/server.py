@@ -29,9 +29,17 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from .config import SimulatorConfig
-from .devcerts import ensure_dev_certs
+from .devcerts import RINIS_OIN, ensure_dev_certs
 from .gb import GbDownloader
 from .processor import Di01Processor, Outcome
+from .reports import (
+    REPORTS_DIR_NAME,
+    AutoReporter,
+    ReportError,
+    ReportLog,
+    ReportSender,
+    UnknownMessage,
+)
 from .state import FAIL_MODES, ControlState, Failure
 from .storage import MessageStore
 from .stuf import SchemaValidator
@@ -291,7 +299,8 @@ class ControlHTTPServer(ThreadingHTTPServer):
 
 
 class ControlHandler(BaseHTTPRequestHandler):
-    """``/control/...``: status, failure injection, reset, stored messages, GB break."""
+    """``/control/...``: status, failure injection, reset, stored messages, GB break,
+    reports to the portal."""
 
     protocol_version = "HTTP/1.1"
     server_version = "RINIS-simulator-control"
@@ -308,10 +317,19 @@ class ControlHandler(BaseHTTPRequestHandler):
         log.debug("control %s", format % args)
 
     def do_GET(self) -> None:
-        """``/control/status``, ``/control/messages``, ``/control/messages/<ref>``."""
+        """``/control/status``, ``/control/messages[/<ref>]``, ``/control/reports``."""
         path = urlsplit(self.path).path.rstrip("/")
         if path == "/control/status":
             self._json(HTTPStatus.OK, self.sim.status())
+        elif path == "/control/reports":
+            self._json(
+                HTTPStatus.OK,
+                {
+                    "portal_url": self.sim.config.portal_url,
+                    "auto_report": self.sim.auto_reporter.snapshot(),
+                    "reports": self.sim.report_log.all(),
+                },
+            )
         elif path == "/control/messages":
             self._json(HTTPStatus.OK, {"messages": self.sim.store.all_meta()})
         elif path.startswith("/control/messages/"):
@@ -325,10 +343,14 @@ class ControlHandler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.NOT_FOUND, {"error": "onbekend pad"})
 
     def do_POST(self) -> None:
-        """``/control/fail``, ``/control/reset``, ``/control/gb-break``."""
+        """``/control/fail``, ``/control/reset``, ``/control/gb-break``, ``/control/report``,
+        ``/control/unsolicited``, ``/control/auto-report``."""
         path = urlsplit(self.path).path.rstrip("/")
         try:
             data = self._body()
+            if path in ("/control/report", "/control/unsolicited", "/control/auto-report"):
+                self._reports(path, data)
+                return
             if path == "/control/fail":
                 self._json(HTTPStatus.OK, self._fail(data))
             elif path == "/control/reset":
@@ -346,6 +368,43 @@ class ControlHandler(BaseHTTPRequestHandler):
                 self._json(HTTPStatus.NOT_FOUND, {"error": "onbekend pad"})
         except ValueError as exc:
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+
+    def _reports(self, path: str, data: dict[str, Any]) -> None:
+        """Send a report now (synchronously: the answer carries the outcome) or change
+        the auto-report settings. A report the portal never answered is a 502, so
+        ``curl -f`` in a script notices; Bv03 and Fo03 are both answers (200)."""
+        try:
+            if path == "/control/auto-report":
+                delay = data.get("delay_seconds")
+                if delay is not None and (
+                    not isinstance(delay, int | float) or isinstance(delay, bool)
+                ):
+                    raise ReportError("delay_seconds moet een getal zijn")
+                self.sim.auto_reporter.configure(
+                    mode=data.get("mode"),
+                    delay_seconds=float(delay) if delay is not None else None,
+                )
+                self._json(HTTPStatus.OK, self.sim.auto_reporter.snapshot())
+                return
+            if path == "/control/report":
+                ref = data.get("referentienummer")
+                if not isinstance(ref, str) or not ref:
+                    raise ReportError("referentienummer (van de ontvangen Di01) ontbreekt")
+                record = self.sim.reports.answer(ref, data.get("kind", "op_orde"))
+            else:
+                gemeente = data.get("gemeente")
+                if not isinstance(gemeente, str):
+                    raise ReportError('gemeente (CBS-gemeentecode, bv. "0363") ontbreekt')
+                record = self.sim.reports.unsolicited(gemeente, data.get("kind", "foutrapport"))
+        except UnknownMessage as exc:
+            self._json(HTTPStatus.NOT_FOUND, {"error": str(exc)})
+            return
+        except RuntimeError as exc:  # our own message failed the XSD: a simulator bug
+            log.exception("Rapport niet verstuurd")
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(exc)})
+            return
+        status = HTTPStatus.BAD_GATEWAY if record["status"] == "failed" else HTTPStatus.OK
+        self._json(status, record)
 
     def _fail(self, data: dict[str, Any]) -> dict[str, Any]:
         mode = data.get("mode")
@@ -434,9 +493,26 @@ class Simulator:
         stuf_schema = SchemaValidator(config.xsd)
         gb_schema = SchemaValidator(config.gb_xsd)
         self.store = MessageStore(config.storage)
-        self.downloader = GbDownloader(config, self.store, self.state, self.stop_event)
+        self.report_log = ReportLog(config.storage / REPORTS_DIR_NAME)
+        self.reports = ReportSender(
+            config, self.store, stuf_schema, self.state, self.stop_event, self.report_log
+        )
+        self.auto_reporter = AutoReporter(config, self.store, self.reports, self.stop_event)
+        self.downloader = GbDownloader(
+            config,
+            self.store,
+            self.state,
+            self.stop_event,
+            on_complete=self.auto_reporter.download_complete,
+        )
         self.processor = Di01Processor(
-            config, self.store, stuf_schema, gb_schema, self.downloader, self.state
+            config,
+            self.store,
+            stuf_schema,
+            gb_schema,
+            self.downloader,
+            self.state,
+            on_accepted=self.auto_reporter.message_accepted,
         )
         context = server_ssl_context(config.server_cert, config.server_key, config.client_ca)
         self._soap = TlsHTTPServer((config.host, config.port), SoapHandler, context, self)
@@ -454,6 +530,9 @@ class Simulator:
             )
             thread.start()
             self._threads.append(thread)
+        # Digikoppeling puts the sender's OIN in wsa:From; our address is known only now.
+        self.reports.from_address = f"{self.soap_url}?OIN={RINIS_OIN}"
+        self.auto_reporter.start()
         resumed = self.downloader.resume_pending()
         if resumed:
             log.info("Grote Berichten hervat: %s", ", ".join(resumed))
@@ -470,6 +549,8 @@ class Simulator:
             thread.join(timeout)
         if hasattr(self, "downloader"):
             self.downloader.join(timeout)
+        if hasattr(self, "auto_reporter"):
+            self.auto_reporter.stop(timeout)
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -518,13 +599,21 @@ class Simulator:
                 "gb_failed": sum(1 for m in metas if (m.get("gb") or {}).get("status") == "failed"),
             },
             "functies": list(self.config.functies),
+            "portal_url": self.config.portal_url,
+            "reports": self.report_log.counts(),
+            "auto_report": self.auto_reporter.snapshot(),
             **snapshot,
         }
 
     def reset(self, *, clear_messages: bool = False) -> int:
-        """Forget injected failures and counters; optionally delete stored messages."""
+        """Forget injected failures and counters and restart the alternation;
+        optionally delete stored messages and the report log."""
         self.state.reset()
-        return self.store.clear() if clear_messages else 0
+        self.auto_reporter.reset()
+        if not clear_messages:
+            return 0
+        self.report_log.clear()
+        return self.store.clear()
 
 
 def _url_host(host: str) -> str:

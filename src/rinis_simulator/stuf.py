@@ -12,6 +12,7 @@ specification v2.1 (UUID v4 references, file-name rules) and the WSDL
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import threading
@@ -31,6 +32,8 @@ GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
 XMIME_NS = "http://www.w3.org/2005/05/xmlmime"
 
 SOAP_ACTION_DI01 = "http://www.stufstandaarden.nl/sectormodel/ggk/0210/ggk_Di01"
+#: The WSDL's other OntvangAsynchroon operation: CBS's answer to a Di01 (a report).
+SOAP_ACTION_DU01 = "http://www.stufstandaarden.nl/sectormodel/ggk/0210/ggk_Du01"
 #: wsa:Action of our answers: the WS-Addressing default for the WSDL's output / fault.
 ACTION_BV03 = (
     "http://www.stufstandaarden.nl/sectormodel/ggk/0210/OntvangAsynchroon/ggk_Di01Response"
@@ -41,6 +44,7 @@ ACTION_FO03 = (
 WSA_ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"
 
 DI01_TAG = f"{{{GGK_NS}}}envelopHeenbericht-ggk_Di01"
+DU01_TAG = f"{{{GGK_NS}}}envelopRetourbericht-ggk_Du01"
 
 #: StUF-GGk v2.1 §2.4: references are UUID version 4.
 UUID4_RE = re.compile(
@@ -455,3 +459,145 @@ def fo03_fault(
     detail = etree.SubElement(fault, "detail")
     detail.append(fo03_element(addr, error, details))
     return _serialise(envelope)
+
+
+# ------------------------------------------------------------------ reports to the portal
+
+
+@dataclass(frozen=True)
+class ReportMessage:
+    """A message CBS sends to the portal through RINIS, carrying one file (a PDF report).
+
+    With ``cross_refnummer`` it is a ``ggk_Du01`` answering the portal's Di01 (StUF 03.01
+    §4.3: crossRefnummer = the referentienummer of the message answered); without it an
+    unsolicited ``ggk_Di01``. ``cross_refnummer_bericht`` (Du01 only; the Di01 schema has
+    no such element) carries the portal's own delivery reference back.
+    """
+
+    zender: Systeem
+    ontvanger: Systeem
+    referentienummer: str
+    tijdstip_bericht: str
+    functie: str
+    referentienummer_bericht: str
+    bestandsnaam: str
+    cross_refnummer: str | None = None
+    cross_refnummer_bericht: str | None = None
+    content_type: str = "application/pdf"
+    applicatie_versie: str = "0001"
+    applicatie_subversie: str = "0000"
+    functie_versie: str = "0001"
+    functie_subversie: str = "0000"
+
+    def __post_init__(self) -> None:
+        if self.cross_refnummer is None and self.cross_refnummer_bericht is not None:
+            raise ValueError("crossRefnummerBericht bestaat alleen in een Du01")
+
+    @property
+    def berichtcode(self) -> str:
+        """``Du01`` when answering a message, else ``Di01``."""
+        return "Du01" if self.cross_refnummer is not None else "Di01"
+
+    @property
+    def soap_action(self) -> str:
+        """The WSDL soapAction of the operation (also the wsa:Action)."""
+        return SOAP_ACTION_DU01 if self.cross_refnummer is not None else SOAP_ACTION_DI01
+
+
+def report_element(message: ReportMessage, payload: bytes) -> etree._Element:
+    """The ``GGK:envelopRetourbericht-ggk_Du01`` / ``envelopHeenbericht-ggk_Di01``.
+
+    Element order follows ggk0310_msg.xsd; the payload is inlined as base64 (reports are
+    small, so the portal's inline path is the one CBS uses for them).
+    """
+    tag = DU01_TAG if message.berichtcode == "Du01" else DI01_TAG
+    root = etree.Element(tag, nsmap={"GGK": GGK_NS, "StUF": STUF_NS, "xmime": XMIME_NS})
+    sg = etree.SubElement(root, f"{{{GGK_NS}}}stuurgegevens")
+    _stuf(sg, "berichtcode", message.berichtcode)
+    _systeem(sg, "zender", message.zender)
+    _systeem(sg, "ontvanger", message.ontvanger)
+    _stuf(sg, "referentienummer", message.referentienummer)
+    _stuf(sg, "tijdstipBericht", message.tijdstip_bericht)
+    if message.cross_refnummer is not None:
+        _stuf(sg, "crossRefnummer", message.cross_refnummer)
+    _stuf(sg, "functie", message.functie)
+    params = etree.SubElement(root, f"{{{GGK_NS}}}parameters")
+    etree.SubElement(
+        params, f"{{{GGK_NS}}}referentienummerBericht"
+    ).text = message.referentienummer_bericht
+    if message.cross_refnummer_bericht is not None:
+        etree.SubElement(
+            params, f"{{{GGK_NS}}}crossRefnummerBericht"
+        ).text = message.cross_refnummer_bericht
+    for local, value in (
+        ("applicatieVersie", message.applicatie_versie),
+        ("applicatieSubversie", message.applicatie_subversie),
+        ("functieVersie", message.functie_versie),
+        ("functieSubversie", message.functie_subversie),
+    ):
+        etree.SubElement(params, f"{{{GGK_NS}}}{local}").text = value
+    bericht = etree.SubElement(params, f"{{{GGK_NS}}}bericht")
+    bericht.set(f"{{{STUF_NS}}}bestandsnaam", message.bestandsnaam)
+    bericht.set(f"{{{XMIME_NS}}}contentType", message.content_type)
+    bericht.text = base64.b64encode(payload).decode("ascii")
+    return root
+
+
+def report_request(
+    element: etree._Element, *, soap_action: str, to: str, from_address: str, message_id: str
+) -> bytes:
+    """Wrap a report element in SOAP 1.1 with the Digikoppeling WS-Addressing headers."""
+    envelope = etree.Element(
+        f"{{{SOAP11_NS}}}Envelope", nsmap={"soapenv": SOAP11_NS, "wsa": WSA_NS}
+    )
+    header = etree.SubElement(envelope, f"{{{SOAP11_NS}}}Header")
+    etree.SubElement(header, f"{{{WSA_NS}}}To").text = to
+    etree.SubElement(header, f"{{{WSA_NS}}}Action").text = soap_action
+    etree.SubElement(header, f"{{{WSA_NS}}}MessageID").text = message_id
+    sender = etree.SubElement(header, f"{{{WSA_NS}}}From")
+    etree.SubElement(sender, f"{{{WSA_NS}}}Address").text = from_address
+    etree.SubElement(envelope, f"{{{SOAP11_NS}}}Body").append(element)
+    return _serialise(envelope)
+
+
+@dataclass(frozen=True)
+class PortalAnswer:
+    """What the portal answered to a report: a Bv03 or a Fo03 (or neither)."""
+
+    berichtcode: str  # "Bv03" | "Fo03"
+    referentienummer: str | None
+    cross_refnummer: str | None
+    code: str | None = None
+    plek: str | None = None
+    omschrijving: str | None = None
+    details: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """JSON-friendly form for the report log (empty Fo03 fields left out)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def read_portal_answer(body: bytes) -> PortalAnswer | None:
+    """Find the Bv03Bericht or Fo03Bericht anywhere in a response body.
+
+    Searched for rather than navigated to, so a Fo03 inside ``soap:Fault/detail`` and a
+    Bv03 directly in the Body are both found whatever prefixes the portal uses. Anything
+    that is not XML, or holds neither, is ``None``: the caller treats it as no answer.
+    """
+    try:
+        root = parse_document(body)
+    except Rejection:
+        return None
+    for element in root.iter(f"{{{STUF_NS}}}Bv03Bericht", f"{{{STUF_NS}}}Fo03Bericht"):
+        sg = element.find(f"{{{STUF_NS}}}stuurgegevens")
+        fo03_body = element.find(f"{{{STUF_NS}}}body")
+        return PortalAnswer(
+            berichtcode=etree.QName(element).localname[:4],
+            referentienummer=_stripped(text_of(sg, (STUF_NS, "referentienummer"))),
+            cross_refnummer=_stripped(text_of(sg, (STUF_NS, "crossRefnummer"))),
+            code=_stripped(text_of(fo03_body, (STUF_NS, "code"))),
+            plek=_stripped(text_of(fo03_body, (STUF_NS, "plek"))),
+            omschrijving=_stripped(text_of(fo03_body, (STUF_NS, "omschrijving"))),
+            details=_stripped(text_of(fo03_body, (STUF_NS, "details"))),
+        )
+    return None

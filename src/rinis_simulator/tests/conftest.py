@@ -67,7 +67,7 @@ def schema() -> etree.XMLSchema:
 
 @pytest.fixture
 def sim_config(certs: DevCerts, tmp_path: Path) -> SimulatorConfig:
-    """Configuration for a simulator on ephemeral ports with fast GB retries."""
+    """Configuration for a simulator on ephemeral ports with fast GB and report retries."""
     return SimulatorConfig(
         port=0,
         control_port=0,
@@ -78,6 +78,11 @@ def sim_config(certs: DevCerts, tmp_path: Path) -> SimulatorConfig:
         gb_xsd=DEFAULT_GB_XSD,
         gb_retry_base_seconds=0.05,
         gb_timeout_seconds=10.0,
+        # Never the make-run default (a developer's running portal); report tests set it.
+        portal_url=None,
+        report_max_attempts=3,
+        report_retry_base_seconds=0.01,
+        report_timeout_seconds=5.0,
     )
 
 

@@ -240,6 +240,8 @@ MSD_ADMIN_PATH = env.str("MSD_ADMIN_PATH", default="beheer").strip("/")
 # Delivery calendar (DESIGN.md §2): the window opens the first day of the month after the
 # period ends and lasts this many months.
 MSD_DELIVERY_WINDOW_MONTHS = env.int("MSD_DELIVERY_WINDOW_MONTHS", default=3)
+# The consent form opens this many months after the delivery window opened.
+MSD_CONSENT_OPENS_AFTER_MONTHS = env.int("MSD_CONSENT_OPENS_AFTER_MONTHS", default=3)
 # Largest file a gemeente may upload, checked while the upload streams in.
 MSD_UPLOAD_MAX_BYTES = env.int("MSD_UPLOAD_MAX_BYTES", default=500 * 1000 * 1000)
 # Uploads land here while they stream in: the same disk as MEDIA_ROOT, so storing is a rename.

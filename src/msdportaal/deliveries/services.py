@@ -98,7 +98,7 @@ def _members_for(
                     "own": municipality.code,
                 }
             )
-        check = check_open_for_delivery(parsed.half_year)
+        check = check_open_for_delivery(parsed.half_year, municipality=municipality)
         if check.period is None:
             raise NameRefused(f"„{entry_name}”: {check.error}")
         members.append(
@@ -265,7 +265,7 @@ def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:
             for index, member in enumerate(staged.members, start=1):
                 data_set = data_sets[member["data_set"]]
                 half_year = HalfYear.from_code(member["period_code"])
-                check = check_open_for_delivery(half_year)
+                check = check_open_for_delivery(half_year, municipality=batch.municipality)
                 if check.period is None:
                     raise NameRefused(f"„{member['name']}”: {check.error}")
                 in_zip = staged.kind == FileKind.ZIP

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -75,16 +76,40 @@ class DataSet(models.Model):
         return f"MSD_{self.file_name_token}_{municipality_code}_{code}.csv"
 
 
+class ReportingPeriodQuerySet(models.QuerySet["ReportingPeriod"]):
+    def for_half_year(self, half_year: HalfYear) -> ReportingPeriod:
+        """The period, created with the calendar's defaults the first time it is needed."""
+        period, _created = self.get_or_create(
+            code=half_year.code, defaults=ReportingPeriod.defaults_for(half_year)
+        )
+        return period
+
+
 class ReportingPeriod(models.Model):
-    """A half-year. IB can close one explicitly; otherwise the calendar decides."""
+    """A half-year with its delivery window. Generated ahead from the calendar's defaults;
+    IB can move any date in the admin, or close the period."""
 
     code = models.CharField(_("code"), max_length=8, unique=True)
+    window_opens = models.DateField(
+        _("aanleverperiode opent"),
+        help_text=_("Standaard de eerste dag van de maand na het einde van de periode."),
+    )
+    deadline = models.DateField(
+        _("deadline"),
+        help_text=_("Laatste dag van de aanleverperiode. Verschuiven geldt voor alle gemeenten."),
+    )
+    consent_opens = models.DateField(
+        _("toestemmingsformulier opent"),
+        help_text=_("Vanaf deze dag kunnen gemeenten met een op-orde-rapport toestemming geven."),
+    )
     closed_at = models.DateTimeField(
         _("gesloten op"),
         null=True,
         blank=True,
         help_text=_("Na sluiting weigert het portaal aanleveringen voor deze periode."),
     )
+
+    objects = ReportingPeriodQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("verslagperiode")
@@ -94,14 +119,59 @@ class ReportingPeriod(models.Model):
     def __str__(self) -> str:
         return f"{self.half_year.label} ({self.code})"
 
+    @staticmethod
+    def defaults_for(half_year: HalfYear) -> dict[str, datetime.date]:
+        return {
+            "window_opens": half_year.window_opens,
+            "deadline": half_year.deadline(settings.MSD_DELIVERY_WINDOW_MONTHS),
+            "consent_opens": half_year.window_opens
+            + relativedelta(months=settings.MSD_CONSENT_OPENS_AFTER_MONTHS),
+        }
+
     @property
     def half_year(self) -> HalfYear:
         return HalfYear.from_code(self.code)
 
     @property
-    def deadline(self) -> datetime.date:
-        return self.half_year.deadline(settings.MSD_DELIVERY_WINDOW_MONTHS)
+    def label(self) -> str:
+        return f"Verslagperiode {self.half_year.label} ({self.code})"
 
     @property
     def is_closed(self) -> bool:
         return self.closed_at is not None and self.closed_at <= timezone.now()
+
+    def deadline_for(self, municipality: object) -> datetime.date:
+        """The deadline for one gemeente: its extension if IB granted one."""
+        extension = self.extensions.filter(municipality=municipality).first()
+        return max(self.deadline, extension.deadline) if extension else self.deadline
+
+
+class DeadlineExtension(models.Model):
+    """IB grants one gemeente more time for one period."""
+
+    period = models.ForeignKey(
+        ReportingPeriod,
+        on_delete=models.CASCADE,
+        related_name="extensions",
+        verbose_name=_("verslagperiode"),
+    )
+    municipality = models.ForeignKey(
+        "organisations.Municipality",
+        on_delete=models.CASCADE,
+        verbose_name=_("gemeente"),
+        related_name="deadline_extensions",
+    )
+    deadline = models.DateField(_("deadline voor deze gemeente"))
+    reason = models.CharField(_("reden"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("uitstel")
+        verbose_name_plural = _("uitstel per gemeente")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "municipality"], name="one_extension_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality} {self.period.code}: {self.deadline:%d-%m-%Y}"

@@ -20,8 +20,22 @@ class PeriodCheck:
 
 
 def get_period(half_year: HalfYear) -> ReportingPeriod:
-    period, _created = ReportingPeriod.objects.get_or_create(code=half_year.code)
-    return period
+    return ReportingPeriod.objects.for_half_year(half_year)
+
+
+def generate_periods(today: datetime.date | None = None) -> list[str]:
+    """Creates the periods from two years back to the next one, so IB can adjust dates
+    ahead of time. Existing periods are never changed."""
+    current = current_half_year(today or timezone.localdate())
+    half_year, created = current.previous().previous().previous().previous(), []
+    while half_year <= current.next():
+        period, was_created = ReportingPeriod.objects.get_or_create(
+            code=half_year.code, defaults=ReportingPeriod.defaults_for(half_year)
+        )
+        if was_created:
+            created.append(period.code)
+        half_year = half_year.next()
+    return created
 
 
 def open_half_years(today: datetime.date | None = None) -> tuple[HalfYear, HalfYear]:
@@ -29,7 +43,9 @@ def open_half_years(today: datetime.date | None = None) -> tuple[HalfYear, HalfY
     return current, current.previous()
 
 
-def check_open_for_delivery(half_year: HalfYear, today: datetime.date | None = None) -> PeriodCheck:
+def check_open_for_delivery(
+    half_year: HalfYear, today: datetime.date | None = None, municipality: object = None
+) -> PeriodCheck:
     """The current period and the one before it are open, unless IB closed one.
 
     A delivery after the deadline is accepted but marked late: IB is transport, and CBS
@@ -59,4 +75,5 @@ def check_open_for_delivery(half_year: HalfYear, today: datetime.date | None = N
             _("Verslagperiode %(code)s is door IB gesloten; aanleveren kan niet meer.")
             % {"code": half_year.code},
         )
-    return PeriodCheck(period, late=today > period.deadline)
+    deadline = period.deadline_for(municipality) if municipality is not None else period.deadline
+    return PeriodCheck(period, late=today > deadline)

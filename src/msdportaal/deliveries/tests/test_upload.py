@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 
@@ -13,6 +14,7 @@ from django.urls import reverse
 from msdportaal.audit.models import AuditAction, AuditEntry
 from msdportaal.conftest import stored_files
 from msdportaal.deliveries.models import DeliveredFile, Delivery, StagedFile, UploadBatch
+from msdportaal.periods.calendar import HalfYear
 from msdportaal.periods.models import DataSet, NamingMode, ReportingPeriod
 
 from .factories import (
@@ -198,9 +200,9 @@ def test_refused_closed_and_future_periods(client_a: Client):
         csv_file("MSD_WMO-BASIS_0363_2026HJ02.csv"),
         "Verslagperiode 2026HJ02 is nog niet open voor aanlevering; dat kan vanaf 01-01-2027.",
     )
-    ReportingPeriod.objects.update_or_create(
-        code=PREVIOUS, defaults={"closed_at": "2026-10-01T00:00Z"}
-    )
+    period = ReportingPeriod.objects.for_half_year(HalfYear.from_code(PREVIOUS))
+    period.closed_at = datetime.datetime(2026, 10, 1, tzinfo=datetime.UTC)
+    period.save()
     assert_refused(
         client_a,
         csv_file(f"MSD_WMO-BASIS_0363_{PREVIOUS}.csv"),

@@ -111,6 +111,15 @@ class _Handler:
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        # An address that does not exist, refused the way a real mail server refuses it.
+        if address.startswith("bestaatniet@"):
+            return "550 5.1.1 Mailbox does not exist"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         with self.mailbox.lock:
@@ -337,3 +346,18 @@ def rinis_facing(
         yield handle.url
     finally:
         handle.stop()
+
+
+@pytest.fixture
+def rinis_headers(dev_certs: Any, settings: Any) -> dict[str, str]:
+    """What the TLS front adds for RINIS's verified certificate, with RINIS registered."""
+    from pathlib import Path
+    from urllib.parse import quote
+
+    from msdportaal.transport.models import TrustedClient
+    from rinis_simulator.devcerts import RINIS_OIN
+
+    settings.MSD_TRUST_CLIENT_CERT_HEADERS = True
+    TrustedClient.objects.get_or_create(oin=RINIS_OIN, defaults={"name": "RINIS"})
+    pem = Path(dev_certs.rinis_client.cert).read_text()
+    return {"HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""), "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS"}

@@ -20,4 +20,6 @@ urlpatterns = [
     path("", include("msdportaal.deliveries.urls")),
     path("", include("msdportaal.transport.urls")),
     path("", include("msdportaal.reports.urls")),
+    path("", include("msdportaal.notifications.urls")),
+    path("", include("msdportaal.overview.urls")),
 ]

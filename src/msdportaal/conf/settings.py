@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "msdportaal.transport",
     "msdportaal.deliveries",
     "msdportaal.reports",
+    "msdportaal.notifications",
+    "msdportaal.overview",
 ]
 
 MIDDLEWARE = [
@@ -132,7 +134,7 @@ if ENVIRONMENT == "development":
     # Demo convenience only: the IB admin without a second factor on a developer's machine.
     MAYKIN_2FA_ALLOW_MFA_BYPASS_BACKENDS.append("django.contrib.auth.backends.ModelBackend")
 LOGIN_URL = "organisations:login"
-LOGIN_REDIRECT_URL = "core:overview"
+LOGIN_REDIRECT_URL = "overview:index"
 LOGOUT_REDIRECT_URL = "organisations:logged_out"
 TWO_FACTOR_REMEMBER_COOKIE_AGE = 0
 
@@ -250,6 +252,7 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_HANDLERS = ["msdportaal.deliveries.uploads.HashingUploadHandler"]
 FILE_UPLOAD_PERMISSIONS = 0o640
 
+
 # --- Transport to RINIS (DESIGN.md §5) -------------------------------------------------
 # Where our Di01s go, and the files for mutual TLS (PEM). The admin's certificate settings
 # (django-simple-certmanager) take precedence over the files when filled in.
@@ -276,6 +279,13 @@ MSD_TRUST_CLIENT_CERT_HEADERS = env.bool("MSD_TRUST_CLIENT_CERT_HEADERS", defaul
 MSD_TRUSTED_PROXIES = env.list("MSD_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 # Largest message RINIS may deliver to our inbound endpoint (the SOAP body, base64 and all).
 MSD_INBOUND_MAX_BYTES = env.int("MSD_INBOUND_MAX_BYTES", default=48 * 1024 * 1024)
+
+CELERY_BEAT_SCHEDULE["daily-notifications"] = {
+    "task": "msdportaal.notifications.tasks.daily_notifications",
+    "schedule": 3600.0,
+}
+# Links in e-mails point here.
+MSD_PUBLIC_URL = env.str("MSD_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
     "task": "msdportaal.transport.tasks.sweep_outbox",

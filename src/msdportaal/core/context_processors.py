@@ -15,7 +15,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     context: dict[str, Any] = {
         "dev_login_banner": settings.DEV_LOGIN_ENABLED,
         "acting_municipality": getattr(request, "acting_municipality", None),
-        "navigation": navigation(request) if municipal else [],
+        "navigation": [],
         "logout_url": reverse("organisations:logout"),
         "session_timeout_seconds": settings.SESSION_COOKIE_AGE if municipal else None,
         "session_keepalive_url": reverse("core:keepalive"),
@@ -23,5 +23,9 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "switch_municipality_url": reverse("organisations:choose"),
     }
     if municipal:
+        from msdportaal.notifications.services import unread_count
+
         context["can_switch_municipality"] = user.municipalities.active()[:2].count() > 1
+        unread = unread_count(context["acting_municipality"])
+        context["navigation"] = navigation(request, {"notifications:inbox": unread})
     return context

@@ -18,7 +18,7 @@ class MenuItem:
 
 
 MENU: tuple[MenuItem, ...] = (
-    MenuItem(_("Overzicht"), "core:overview", ("core:overview",)),
+    MenuItem(_("Overzicht"), "overview:index", ("overview:index",)),
     MenuItem(
         _("Aanleveren"),
         "deliveries:upload",
@@ -28,11 +28,20 @@ MENU: tuple[MenuItem, ...] = (
         _("Mijn aanleveringen"), "deliveries:history", ("deliveries:history", "deliveries:detail")
     ),
     MenuItem(_("Rapporten"), "reports:inbox", ("reports:inbox",)),
+    MenuItem(
+        _("Meldingen"),
+        "notifications:inbox",
+        ("notifications:inbox", "notifications:contacts", "notifications:edit_contact"),
+    ),
     MenuItem(_("Mijn gegevens"), "organisations:profile", ("organisations:profile",)),
 )
 
 
-def navigation(request: HttpRequest) -> list[dict[str, object]]:
+def navigation(
+    request: HttpRequest, badges: dict[str, int] | None = None
+) -> list[dict[str, object]]:
+    """The menu for this request; ``badges`` adds a count (e.g. unread) per URL name."""
+    badges = badges or {}
     match = getattr(request, "resolver_match", None)
     current = match.view_name if match else ""
     items = []
@@ -41,5 +50,12 @@ def navigation(request: HttpRequest) -> list[dict[str, object]]:
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue  # the app behind this item is not installed (yet)
-        items.append({"label": item.label, "url": url, "active": current in item.section})
+        items.append(
+            {
+                "label": item.label,
+                "url": url,
+                "active": current in item.section,
+                "badge": badges.get(item.url_name, 0),
+            }
+        )
     return items

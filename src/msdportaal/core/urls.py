@@ -6,6 +6,5 @@ app_name = "core"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("overzicht/", views.overview, name="overview"),
     path("sessie/verlengen/", views.keepalive, name="keepalive"),
 ]

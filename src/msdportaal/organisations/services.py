@@ -18,6 +18,7 @@ from msdportaal.audit.services import record
 from .identity import MunicipalIdentity
 from .middleware import SESSION_KEY
 from .models import Municipality, User
+from .signals import profile_completed
 
 GEMEENTEN_CSV = Path(__file__).resolve().parent / "data" / "gemeenten-2026.csv"
 
@@ -48,9 +49,12 @@ def update_profile(
     request: HttpRequest, user: User, *, first_name: str, last_name: str, email: str, phone: str
 ) -> None:
     user.first_name, user.last_name, user.email, user.phone = first_name, last_name, email, phone
+    first_time = user.profile_completed_at is None
     user.profile_completed_at = user.profile_completed_at or timezone.now()
     user.save(update_fields=["first_name", "last_name", "email", "phone", "profile_completed_at"])
     record(AuditAction.PROFILE_UPDATED, request=request, target=user)
+    if first_time:
+        profile_completed.send(User, user=user)
 
 
 @dataclass

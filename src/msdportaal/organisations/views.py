@@ -17,7 +17,7 @@ from .identity import MunicipalIdentity
 from .services import choose_municipality, log_in_municipal_user, update_profile
 
 
-def _next_url(request: HttpRequest, default: str = "core:overview") -> str:
+def _next_url(request: HttpRequest, default: str = "overview:index") -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     if candidate and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -28,7 +28,7 @@ def _next_url(request: HttpRequest, default: str = "core:overview") -> str:
 
 def login_page(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and not request.user.is_staff:
-        return redirect("core:overview")
+        return redirect("overview:index")
     return render(
         request,
         "organisations/login.html",

@@ -341,7 +341,7 @@ def test_references_are_unique_within_one_second(client_a: Client):
 
 def test_overview_shows_what_is_delivered_and_what_is_still_missing(client_a: Client):
     (delivery,) = upload_and_confirm(client_a, csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
-    page = client_a.get(reverse("core:overview")).content.decode()
+    page = client_a.get(reverse("overview:index")).content.decode()
     assert "Verslagperiode 2026, 1e halfjaar (2026HJ01)" in page
     assert "Deadline 30 september 2026" not in page  # a past deadline is not shown as days left
     assert "De deadline was 30 september 2026." in page

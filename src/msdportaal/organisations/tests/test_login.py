@@ -43,7 +43,7 @@ def test_dev_login_logs_in_for_the_chosen_gemeente_and_asks_for_a_profile_first(
     user = User.objects.get(email="fatima@example.org")
     assert list(user.municipalities.values_list("code", flat=True)) == ["0363"]
     # First visit: eHerkenning knows no name or phone, so the profile comes first.
-    response = client.get(reverse("core:overview"))
+    response = client.get(reverse("overview:index"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("organisations:profile"))
     response = client.post(
@@ -56,7 +56,7 @@ def test_dev_login_logs_in_for_the_chosen_gemeente_and_asks_for_a_profile_first(
         },
         follow=True,
     )
-    assert response.redirect_chain[-1][0] == reverse("core:overview")
+    assert response.redirect_chain[-1][0] == reverse("overview:index")
     assert "Overzicht Amsterdam" in response.content.decode()
     assert "GM0363" in response.content.decode()
 
@@ -89,7 +89,7 @@ def test_intermediary_chooses_the_gemeente_and_can_switch(client: Client):
     user = User.objects.get(email="fatima@example.org")
     user.profile_completed_at = timezone.now()
     user.save()
-    response = client.get(reverse("core:overview"))
+    response = client.get(reverse("overview:index"))
     assert response["Location"].startswith(reverse("organisations:choose"))
     utrecht = Municipality.objects.get(code="0344")
     response = client.post(
@@ -110,7 +110,7 @@ def test_choosing_a_gemeente_one_may_not_act_for_is_refused(
         "Selecteer een geldige keuze" in response.content.decode()
         or "U mag niet handelen namens deze gemeente." in response.content.decode()
     )
-    response = client_a.get(reverse("core:overview"))
+    response = client_a.get(reverse("overview:index"))
     assert "Overzicht Amsterdam" in response.content.decode()
 
 
@@ -121,7 +121,7 @@ def test_login_and_logout_leave_audit_entries(client: Client):
     assert login_entry.ip_address == "127.0.0.1"
     client.post(reverse("organisations:logout"))
     assert AuditEntry.objects.filter(action=AuditAction.LOGOUT, user=login_entry.user).exists()
-    assert client.get(reverse("core:overview"))["Location"].startswith(
+    assert client.get(reverse("overview:index"))["Location"].startswith(
         reverse("organisations:login")
     )
 
@@ -131,21 +131,21 @@ def test_logout_requires_post_with_csrf_token(user_a: User):
     client.force_login(user_a, backend=MUNICIPAL_BACKEND)
     assert client.get(reverse("organisations:logout")).status_code == 405
     assert client.post(reverse("organisations:logout")).status_code == 403
-    assert client.get(reverse("core:overview")).status_code == 200
+    assert client.get(reverse("overview:index")).status_code == 200
 
 
 def test_session_ends_after_inactivity(client_a: Client, settings):
     assert settings.SESSION_COOKIE_AGE == 15 * 60
-    assert client_a.get(reverse("core:overview")).status_code == 200
+    assert client_a.get(reverse("overview:index")).status_code == 200
     # Sixteen minutes of nothing: the stored session has expired.
     Session.objects.update(expire_date=timezone.now() - datetime.timedelta(minutes=1))
-    response = client_a.get(reverse("core:overview"))
+    response = client_a.get(reverse("overview:index"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("organisations:login"))
 
 
 def test_every_request_moves_the_inactivity_deadline(client_a: Client):
-    client_a.get(reverse("core:overview"))
+    client_a.get(reverse("overview:index"))
     Session.objects.update(expire_date=timezone.now() + datetime.timedelta(minutes=1))
     client_a.post(reverse("core:keepalive"))
     session = Session.objects.get()
@@ -238,4 +238,4 @@ def test_ib_staff_cannot_use_municipal_pages(client: Client, municipality_a):
     staff.is_staff = True
     staff.save()
     client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
-    assert client.get(reverse("core:overview")).status_code == 403
+    assert client.get(reverse("overview:index")).status_code == 403

@@ -1,0 +1,45 @@
+"""Notifications subscribes to the events of the other apps (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from msdportaal.organisations.signals import profile_completed
+from msdportaal.reports.models import Report
+from msdportaal.reports.services import report_received
+
+from .models import Event
+from .services import Message, ensure_contact_for, notify
+
+
+@receiver(profile_completed)
+def _contact_for_new_user(sender: Any, user: Any, **kwargs: Any) -> None:
+    ensure_contact_for(user, user.municipalities.all())
+
+
+@receiver(report_received)
+def _new_report(sender: Any, report: Report, **kwargs: Any) -> None:
+    about = (
+        (_(" over aanlevering %(ref)s") % {"ref": report.delivery.reference})
+        if report.delivery
+        else ""
+    )
+    notify(
+        report.municipality,
+        Message(
+            Event.REPORT,
+            f"report:{report.pk}",
+            _("Nieuw rapport van CBS: %(kind)s") % {"kind": report.get_kind_display()},
+            _(
+                "CBS heeft een rapport gestuurd%(about)s: %(name)s. "
+                "U vindt het in het portaal onder "
+                "Rapporten."
+            )
+            % {"about": about, "name": report.file_name},
+            reverse("reports:inbox"),
+        ),
+    )

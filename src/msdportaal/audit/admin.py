@@ -1,11 +1,12 @@
 from django.contrib import admin
-from django.http import HttpRequest
+
+from msdportaal.core.admin import ReadOnlyAdminMixin
 
 from .models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: nobody edits or deletes audit entries through the application."""
 
     list_display = ("timestamp", "action", "user_repr", "municipality", "ip_address", "message")
@@ -19,12 +20,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     )
     date_hierarchy = "timestamp"
     list_select_related = ("municipality",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from msdportaal.core.admin import ReadOnlyAdminMixin
+
 from .models import DeliveredFile, Delivery
 
 
@@ -20,7 +22,7 @@ class DeliveredFileInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "reference",
         "municipality",
@@ -51,12 +53,3 @@ class DeliveryAdmin(admin.ModelAdmin):
         "confirmed_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

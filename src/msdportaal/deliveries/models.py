@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
-from django.utils import formats, timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from msdportaal.transport.models import MessageState
+from msdportaal.transport.status import ForwardingStatus, forwarding_status
 
 
 class FileKind(models.TextChoices):
@@ -64,15 +61,6 @@ class StagedFile(models.Model):
         return self.file_name
 
 
-@dataclass(frozen=True)
-class ForwardingStatus:
-    """How far a delivery got on its way to CBS, in the words the gemeente sees."""
-
-    label: str
-    detail: str
-    tone: str  # ok | warning | error | neutral (the msd-status modifiers)
-
-
 class Delivery(models.Model):
     """One uploaded file (a CSV, or a ZIP holding CSVs), forwarded to CBS byte for byte."""
 
@@ -122,24 +110,7 @@ class Delivery(models.Model):
 
     @property
     def forwarding_status(self) -> ForwardingStatus:
-        message = self.outbound_message
-        if message is None or message.state in (MessageState.QUEUED, MessageState.SENDING):
-            return ForwardingStatus(
-                gettext("Ontvangen"), gettext("wordt doorgestuurd naar CBS"), "neutral"
-            )
-        if message.state == MessageState.DELIVERED:
-            when = formats.date_format(timezone.localtime(message.delivered_at), "j F Y H:i")
-            return ForwardingStatus(
-                gettext("Doorgestuurd"), gettext("doorgestuurd naar CBS op %s") % when, "ok"
-            )
-        if message.state == MessageState.RETRYING:
-            when = formats.time_format(timezone.localtime(message.next_attempt_at), "H:i")
-            return ForwardingStatus(
-                gettext("Nog niet doorgestuurd"),
-                gettext("nog niet doorgestuurd — nieuwe poging om %s") % when,
-                "warning",
-            )
-        return ForwardingStatus(gettext("Mislukt"), gettext("mislukt — IB is ingelicht"), "error")
+        return forwarding_status(self.outbound_message)
 
 
 class DeliveredFile(models.Model):

@@ -10,12 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from msdportaal.deliveries.models import DeliveredFile, ForwardingStatus
+from msdportaal.deliveries.models import DeliveredFile
 from msdportaal.deliveries.selectors import delivered_files
 from msdportaal.organisations.scoping import for_acting_municipality
 from msdportaal.periods.models import DataSet, ReportingPeriod
 from msdportaal.periods.services import open_half_years
 from msdportaal.reports.models import Report, ReportKind
+from msdportaal.transport.status import ForwardingStatus
 
 
 @dataclass(frozen=True)

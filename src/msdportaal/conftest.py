@@ -244,12 +244,13 @@ def browser_page(
     )
 
 
-@pytest.fixture
-def logged_in_page(browser_page: AccessiblePage, user_a: User, settings: Any) -> AccessiblePage:
-    """A browser already logged in as a user of gemeente A (the login itself is tested
-    through the UI elsewhere)."""
+def browser_login(browser_page: AccessiblePage, user: User) -> AccessiblePage:
+    """Gives the browser a fresh session for ``user`` (the login itself is tested through
+    the UI elsewhere); call again after travelling in time."""
+    from django.conf import settings
+
     client = Client()
-    client.force_login(user_a, backend=MUNICIPAL_BACKEND)
+    client.force_login(user, backend=MUNICIPAL_BACKEND)
     browser_page.page.context.add_cookies(
         [
             {
@@ -260,6 +261,12 @@ def logged_in_page(browser_page: AccessiblePage, user_a: User, settings: Any) ->
         ]
     )
     return browser_page
+
+
+@pytest.fixture
+def logged_in_page(browser_page: AccessiblePage, user_a: User) -> AccessiblePage:
+    """A browser logged in as a user of gemeente A."""
+    return browser_login(browser_page, user_a)
 
 
 # --- the RINIS/CBS simulator over real HTTPS with client certificates ------------------

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("msdportaal.deliveries.urls")),
     path("", include("msdportaal.transport.urls")),
     path("", include("msdportaal.reports.urls")),
+    path("", include("msdportaal.consent.urls")),
     path("", include("msdportaal.notifications.urls")),
     path("", include("msdportaal.overview.urls")),
 ]

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "msdportaal.transport",
     "msdportaal.deliveries",
     "msdportaal.reports",
+    "msdportaal.consent",
     "msdportaal.notifications",
     "msdportaal.overview",
 ]
@@ -251,6 +252,10 @@ FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "upload-tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_HANDLERS = ["msdportaal.deliveries.uploads.HashingUploadHandler"]
 FILE_UPLOAD_PERMISSIONS = 0o640
+
+# Consent CSV (DESIGN.md §3.5): the period column's header. The original example spells it
+# "verslagperioode"; set that if CBS wants the typo literally.
+MSD_CONSENT_CSV_PERIOD_HEADER = env.str("MSD_CONSENT_CSV_PERIOD_HEADER", default="verslagperiode")
 
 
 # --- Transport to RINIS (DESIGN.md §5) -------------------------------------------------

@@ -33,6 +33,11 @@ MENU: tuple[MenuItem, ...] = (
         "notifications:inbox",
         ("notifications:inbox", "notifications:contacts", "notifications:edit_contact"),
     ),
+    MenuItem(
+        _("Toestemming"),
+        "consent:forms",
+        ("consent:forms", "consent:check", "consent:confirmation"),
+    ),
     MenuItem(_("Mijn gegevens"), "organisations:profile", ("organisations:profile",)),
 )
 

@@ -1,0 +1,287 @@
+"""The business rules of giving consent: drafts, submitting once, the CSV for CBS."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.dispatch import Signal
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from msdportaal.audit.models import AuditAction
+from msdportaal.audit.services import record
+from msdportaal.deliveries.models import Delivery
+from msdportaal.deliveries.services import format_reference
+from msdportaal.transport.models import MessageKind
+from msdportaal.transport.services import enqueue
+
+from .models import Consent, ConsentForm
+from .selectors import FormState, FormStatus, SetQuestion, form_state
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from msdportaal.organisations.models import User
+
+logger = logging.getLogger(__name__)
+
+#: Sent after a submission is committed (``form``: the ConsentForm); notifications listen.
+consent_submitted = Signal()
+
+#: Drafts nobody confirmed are removed after this long (whenever a new draft is made).
+DRAFT_LIFETIME = datetime.timedelta(days=1)
+
+CSV_CONTENT_TYPE = "text/csv"
+_SAFE_NAME = re.compile(r"^[0-9A-Za-z._-]{1,255}$")
+
+
+class ConsentRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- the CSV (DESIGN.md §3.5) -----------------------------------------------------------
+
+
+def csv_header() -> list[str]:
+    return [
+        "Naam organisatie",
+        settings.MSD_CONSENT_CSV_PERIOD_HEADER,
+        "naam verzoek",
+        "conclusie",
+        "datumconclusie",
+        "naam van gebruiker",
+        "emailadres",
+        "telefoonnummer",
+    ]
+
+
+def csv_value(value: str) -> str:
+    """Quoted only when it holds ``;``, ``"`` or a line break; quotes inside are doubled."""
+    if any(char in value for char in ';"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
+    """UTF-8 without BOM, ``;``-separated, every line (the last too) ending in CRLF."""
+    lines = [csv_header(), *rows]
+    return "".join(";".join(csv_value(v) for v in line) + "\r\n" for line in lines).encode()
+
+
+def csv_rows(form: ConsentForm) -> list[list[str]]:
+    """One row per set, in the order the sets were asked."""
+    assert form.decided_on is not None
+    return [
+        [
+            form.municipality.name,
+            consent.period_code,
+            consent.request_name,
+            consent.conclusion,
+            form.decided_on.isoformat(),
+            form.name,
+            form.email,
+            form.phone,
+        ]
+        for consent in form.consents.order_by("position")
+    ]
+
+
+def csv_file_name(form: ConsentForm) -> str:
+    """``MSD_TOESTEMMING_<gemeentecode>_<periode>_<referentie>.csv``: StUF-safe."""
+    name = f"MSD_TOESTEMMING_{form.municipality.code}_{form.period.code}_{form.reference}.csv"
+    if not _SAFE_NAME.match(name):  # a code or reference that breaks the rule is a bug
+        raise ValueError(f"unsafe file name {name!r}")
+    return name
+
+
+def _storage_name(moment: datetime.datetime) -> str:
+    """A generated path, never derived from user input."""
+    return f"consent/{moment:%Y/%m}/{uuid.uuid4().hex}"
+
+
+# --- references ------------------------------------------------------------------------
+
+
+def _assign_reference(form: ConsentForm, moment: datetime.datetime) -> str:
+    """``YYYYMMDD-HHMMSS-NNN`` in the same series as deliveries (deliveries.services).
+
+    The sequence continues after the highest number deliveries *and* consent forms used in
+    that second, so a consent never reuses a delivery's reference; the unique constraint on
+    ConsentForm.reference guards against a concurrent submission.
+    """
+    while True:
+        prefix = format_reference(moment, 0)[:-3]
+        taken = [
+            *Delivery.objects.filter(reference__startswith=prefix).values_list(
+                "reference", flat=True
+            ),
+            *ConsentForm.objects.filter(reference__startswith=prefix).values_list(
+                "reference", flat=True
+            ),
+        ]
+        sequence = max((int(ref[-3:]) for ref in taken if ref), default=0) + 1
+        if sequence > 999:
+            moment += datetime.timedelta(seconds=1)
+            continue
+        reference = format_reference(moment, sequence)
+        try:
+            with transaction.atomic():
+                ConsentForm.objects.filter(pk=form.pk).update(reference=reference)
+        except IntegrityError:
+            if ConsentForm.objects.filter(reference=reference).exists():
+                continue
+            raise
+        return reference
+
+
+# --- refusals --------------------------------------------------------------------------
+
+
+def refusal_message(state: FormState) -> str:
+    code = state.period.code
+    if state.status == FormStatus.CLOSED:
+        return _("Verslagperiode %(code)s is gesloten; toestemming geven kan niet meer.") % {
+            "code": code
+        }
+    if state.status == FormStatus.NOT_YET_OPEN:
+        return _("Het toestemmingsformulier voor %(code)s is beschikbaar vanaf %(date)s.") % {
+            "code": code,
+            "date": formats.date_format(state.opens_on, "j F Y"),
+        }
+    return _(
+        "Voor verslagperiode %(code)s heeft CBS nog geen rapport gestuurd waarin staat dat uw "
+        "gegevens op orde zijn. Daarom kunt u nog geen toestemming geven."
+    ) % {"code": code}
+
+
+# --- drafts and submissions -------------------------------------------------------------
+
+
+def save_draft(
+    request: HttpRequest,
+    state: FormState,
+    questions: Sequence[SetQuestion],
+    answers: dict[str, bool],
+    *,
+    name: str,
+    email: str,
+    phone: str,
+) -> ConsentForm:
+    """Keeps the answers for "Controleer uw antwoorden"; nothing goes to CBS yet.
+
+    ``answers`` maps a set's code to True (ja) or False (nee) for every question.
+    """
+    if not state.can_submit:
+        raise ConsentRefused(refusal_message(state))
+    with transaction.atomic():
+        ConsentForm.objects.drafts().filter(created_at__lt=timezone.now() - DRAFT_LIFETIME).delete()
+        form = ConsentForm.objects.create(
+            municipality=state.municipality,
+            period=state.period,
+            created_by=request.user if request.user.is_authenticated else None,
+            name=name,
+            email=email,
+            phone=phone,
+        )
+        Consent.objects.bulk_create(
+            Consent(
+                form=form,
+                data_set=question.data_set,
+                period_code=question.period_code,
+                request_name=question.data_set.name,
+                question=question.question,
+                given=answers[question.data_set.code],
+                position=position,
+            )
+            for position, question in enumerate(questions, start=1)
+        )
+    return form
+
+
+def _announce(form: ConsentForm) -> None:
+    """Tells the listeners (notifications); a failing listener never undoes a submission."""
+    for receiver, result in consent_submitted.send_robust(ConsentForm, form=form):
+        if isinstance(result, Exception):
+            logger.error("consent_submitted receiver %r failed: %r", receiver, result)
+
+
+def submit(
+    request: HttpRequest, form: ConsentForm, today: datetime.date | None = None
+) -> ConsentForm:
+    """Submits a draft once: reference, CSV in storage, outbound message, audit entry, all
+    in one transaction. A second call (double click, back button, retried request) finds
+    the form submitted and changes nothing."""
+    stored_name = ""
+    committed: list[bool] = []
+    try:
+        with transaction.atomic():
+            form = (
+                ConsentForm.objects.select_for_update(of=("self",))
+                .select_related("municipality", "period")
+                .get(pk=form.pk)
+            )
+            if form.submitted_at is not None:
+                return form
+            state = form_state(form.municipality, form.period, today)
+            if not state.can_submit:
+                raise ConsentRefused(refusal_message(state))
+            user: User = request.user  # type: ignore[assignment]
+            now = timezone.now()
+            form.reference = _assign_reference(form, now)
+            form.submitted_at = now
+            form.decided_on = timezone.localdate(now)
+            form.submitted_by_name = user.display_name
+            content = csv_bytes(csv_rows(form))
+            form.file_name = csv_file_name(form)
+            stored_name = default_storage.save(_storage_name(now), ContentFile(content))
+            # Runs first of the commit callbacks: from then on the file belongs to the form.
+            transaction.on_commit(lambda: committed.append(True))
+            form.stored_name = stored_name
+            form.size = len(content)
+            form.sha256 = hashlib.sha256(content).hexdigest()
+            form.outbound_message = enqueue(
+                kind=MessageKind.CONSENT,
+                municipality=form.municipality,
+                administratie=form.municipality.name,
+                stored_name=form.stored_name,
+                bestandsnaam=form.file_name,
+                content_type=CSV_CONTENT_TYPE,
+                size=form.size,
+                sha256=form.sha256,
+                referentienummer_bericht=form.reference,
+                source=f"toestemming {form.reference}",
+            )
+            form.save()
+            consents = list(form.consents.select_related("data_set"))
+            record(
+                AuditAction.SUBMISSION,
+                request=request,
+                municipality=form.municipality,
+                target=form,
+                message=f"toestemming {form.reference} {form.period.code}",
+                reference=form.reference,
+                period=form.period.code,
+                answers={c.data_set.code: c.conclusion for c in consents},
+                file_name=form.file_name,
+                sha256=form.sha256,
+            )
+            submitted = form
+            transaction.on_commit(lambda: _announce(submitted), robust=True)
+    except BaseException:
+        if stored_name and not committed:  # rolled back: nothing may point at the file
+            default_storage.delete(stored_name)
+        raise
+    logger.info("consent %s submitted for %s", form.reference, form.period.code)
+    return form

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "consent"
+
+urlpatterns = [
+    path("toestemming/", views.consent_forms, name="forms"),
+    path("toestemming/<uuid:form_id>/controleren/", views.check, name="check"),
+    path("toestemming/<uuid:form_id>/bevestiging/", views.confirmation, name="confirmation"),
+]

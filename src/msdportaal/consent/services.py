@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.dispatch import Signal
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from msdportaal.audit.models import AuditAction
 from msdportaal.audit.services import record
-from msdportaal.deliveries.models import Delivery
-from msdportaal.deliveries.services import format_reference
+from msdportaal.core.references import allocate_reference
 from msdportaal.transport.models import MessageKind
 from msdportaal.transport.services import enqueue
 
@@ -115,35 +114,10 @@ def _storage_name(moment: datetime.datetime) -> str:
 
 
 def _assign_reference(form: ConsentForm, moment: datetime.datetime) -> str:
-    """``YYYYMMDD-HHMMSS-NNN`` in the same series as deliveries (deliveries.services).
-
-    The sequence continues after the highest number deliveries *and* consent forms used in
-    that second, so a consent never reuses a delivery's reference; the unique constraint on
-    ConsentForm.reference guards against a concurrent submission.
-    """
-    while True:
-        prefix = format_reference(moment, 0)[:-3]
-        taken = [
-            *Delivery.objects.filter(reference__startswith=prefix).values_list(
-                "reference", flat=True
-            ),
-            *ConsentForm.objects.filter(reference__startswith=prefix).values_list(
-                "reference", flat=True
-            ),
-        ]
-        sequence = max((int(ref[-3:]) for ref in taken if ref), default=0) + 1
-        if sequence > 999:
-            moment += datetime.timedelta(seconds=1)
-            continue
-        reference = format_reference(moment, sequence)
-        try:
-            with transaction.atomic():
-                ConsentForm.objects.filter(pk=form.pk).update(reference=reference)
-        except IntegrityError:
-            if ConsentForm.objects.filter(reference=reference).exists():
-                continue
-            raise
-        return reference
+    """``YYYYMMDD-HHMMSS-NNN`` in the same series as deliveries (core.references)."""
+    reference = allocate_reference(moment, "toestemming")
+    ConsentForm.objects.filter(pk=form.pk).update(reference=reference)
+    return reference
 
 
 # --- refusals --------------------------------------------------------------------------

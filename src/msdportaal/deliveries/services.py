@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from msdportaal.audit.models import AuditAction
 from msdportaal.audit.services import record
+from msdportaal.core.references import allocate_reference
 from msdportaal.periods.calendar import HalfYear
 from msdportaal.periods.models import DataSet
 from msdportaal.periods.services import check_open_for_delivery, open_half_years
@@ -202,40 +203,6 @@ def current_file(
     )
 
 
-def format_reference(moment: datetime.datetime, sequence: int) -> str:
-    local = timezone.localtime(moment)
-    return f"{local:%Y%m%d-%H%M%S}-{sequence:03d}"
-
-
-def _create_with_reference(moment: datetime.datetime, **fields: object) -> Delivery:
-    """``YYYYMMDD-HHMMSS-NNN`` (Europe/Amsterdam), unique under concurrent uploads.
-
-    The unique constraint is the guarantee; a collision with a concurrent transaction
-    is retried with the next number, and a full second moves on to the next second.
-    """
-    while True:
-        prefix = format_reference(moment, 0)[:-3]
-        last = (
-            Delivery.objects.filter(reference__startswith=prefix)
-            .order_by("-reference")
-            .values_list("reference", flat=True)
-            .first()
-        )
-        sequence = int(last[-3:]) + 1 if last else 1
-        if sequence > 999:
-            moment += datetime.timedelta(seconds=1)
-            continue
-        try:
-            with transaction.atomic():
-                return Delivery.objects.create(
-                    reference=format_reference(moment, sequence), **fields
-                )
-        except IntegrityError:
-            if Delivery.objects.filter(reference=format_reference(moment, sequence)).exists():
-                continue
-            raise
-
-
 def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:
     """Turns a checked batch into deliveries, once; a repeated confirm changes nothing."""
     with transaction.atomic():
@@ -248,8 +215,8 @@ def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:
         user: User = request.user  # type: ignore[assignment]
         deliveries = []
         for staged in batch.files.all():
-            delivery = _create_with_reference(
-                staged.received_at,
+            delivery = Delivery.objects.create(
+                reference=allocate_reference(staged.received_at, "aanlevering"),
                 municipality=batch.municipality,
                 batch=batch,
                 kind=staged.kind,

@@ -6,13 +6,16 @@ from typing import Any
 
 from django.dispatch import receiver
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from msdportaal.organisations.signals import profile_completed
-from msdportaal.reports.models import Report
+from msdportaal.periods.models import ReportingPeriod
+from msdportaal.reports.models import Report, ReportKind
 from msdportaal.reports.services import report_received
 
-from .models import Event
+from .models import Event, NotificationSettings
+from .schedule import consent_for
 from .services import Message, ensure_contact_for, notify
 
 
@@ -43,3 +46,13 @@ def _new_report(sender: Any, report: Report, **kwargs: Any) -> None:
             reverse("reports:inbox"),
         ),
     )
+    if report.kind == ReportKind.IN_ORDER and report.period_code:
+        # An "op orde" report may open the consent form right away.
+        period = ReportingPeriod.objects.filter(code=report.period_code).first()
+        if period is not None:
+            consent_for(
+                report.municipality,
+                period,
+                timezone.localdate(),
+                NotificationSettings.get_solo().consent_reminder_day_list,
+            )

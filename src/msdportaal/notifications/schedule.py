@@ -10,10 +10,12 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from msdportaal.consent.selectors import FormStatus, form_state
 from msdportaal.deliveries.models import DeliveredFile
 from msdportaal.organisations.models import Municipality
 from msdportaal.periods.models import DataSet, ReportingPeriod
 from msdportaal.periods.services import generate_periods, open_half_years
+from msdportaal.reports.models import Report, ReportKind
 from msdportaal.transport.models import MessageState, OutboundMessage
 
 from .models import Contact, Event, NotificationSettings
@@ -114,6 +116,84 @@ def deadline_reminders(period: ReportingPeriod, today: datetime.date, days: list
     return sent
 
 
+def consent_for(
+    municipality: Municipality,
+    period: ReportingPeriod,
+    today: datetime.date,
+    reminder_days: list[int],
+) -> bool:
+    """One gemeente's consent events for one period; True when it was told something."""
+    state = form_state(municipality, period, today)
+    link = reverse("consent:forms")
+    if state.status == FormStatus.OPEN and state.report is not None:
+        opened_on = max(period.consent_opens, timezone.localdate(state.report.received_at))
+        notify(
+            municipality,
+            Message(
+                Event.CONSENT_OPEN,
+                f"consent_open:{period.code}",
+                _("Geef toestemming voor %(code)s") % {"code": period.code},
+                _(
+                    "CBS heeft de gegevens van %(name)s over verslagperiode %(label)s op orde "
+                    "bevonden. Geef per set aan of CBS de cijfers mag publiceren."
+                )
+                % {"name": municipality.name, "label": period.half_year.label},
+                link,
+            ),
+        )
+        waited = (today - opened_on).days
+        if waited in reminder_days:
+            notify(
+                municipality,
+                Message(
+                    Event.CONSENT_REMINDER,
+                    f"consent_reminder:{period.code}:{waited}",
+                    _("Herinnering: toestemming voor %(code)s") % {"code": period.code},
+                    _(
+                        "Het toestemmingsformulier voor verslagperiode %(label)s staat sinds "
+                        "%(date)s klaar en is nog niet ingevuld."
+                    )
+                    % {"label": period.half_year.label, "date": _date(opened_on)},
+                    link,
+                ),
+            )
+        return True
+    if state.status == FormStatus.REQUIRED_AGAIN and state.latest is not None:
+        notify(
+            municipality,
+            Message(
+                Event.CONSENT_REQUIRED_AGAIN,
+                f"consent_again:{period.code}:{state.latest.reference}",
+                _("Opnieuw toestemming nodig voor %(code)s") % {"code": period.code},
+                _(
+                    "Na uw toestemming (%(ref)s) is er een correctie aangeleverd voor "
+                    "verslagperiode %(label)s. Vul het toestemmingsformulier opnieuw in."
+                )
+                % {"ref": state.latest.reference, "label": period.half_year.label},
+                link,
+            ),
+        )
+        return True
+    return False
+
+
+def consent_events(today: datetime.date, reminder_days: list[int]) -> int:
+    """The consent form opens (for a gemeente once it has an "op orde" report), reminders
+    while it is not filled in, and "required again" after a correction delivery."""
+    sent = 0
+    for half_year in open_half_years(today):
+        period = ReportingPeriod.objects.for_half_year(half_year)
+        if today < period.consent_opens:
+            continue
+        with_report = Municipality.objects.filter(
+            pk__in=Report.objects.filter(kind=ReportKind.IN_ORDER, period_code=period.code).values(
+                "municipality_id"
+            )
+        ).prefetch_related("contacts")
+        sent += sum(consent_for(m, period, today, reminder_days) for m in with_report)
+    return sent
+
+
 def ib_digest(today: datetime.date, config: NotificationSettings) -> bool:
     """Once a day for IB: failed messages, gemeenten behind as a deadline nears, and
     gemeenten nobody would hear a notification at."""
@@ -175,5 +255,6 @@ def run_daily(today: datetime.date | None = None) -> dict[str, int]:
     ):
         counts["window_opens"] += window_opens(period, today)
         counts["reminders"] += deadline_reminders(period, today, config.reminder_day_list)
+    counts["consent"] = consent_events(today, config.consent_reminder_day_list)
     counts["digest"] = int(ib_digest(today, config))
     return counts

@@ -9,7 +9,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from msdportaal.consent.selectors import FormState, FormStatus, form_state
 from msdportaal.deliveries.models import DeliveredFile
 from msdportaal.deliveries.selectors import delivered_files
 from msdportaal.organisations.scoping import for_acting_municipality
@@ -38,6 +40,18 @@ class NextStep:
     link_text: str = ""
 
 
+CONSENT_TEXT = {
+    FormStatus.CLOSED: _lazy("De periode is gesloten."),
+    FormStatus.NOT_YET_OPEN: _lazy("Het toestemmingsformulier is nog niet open."),
+    FormStatus.NO_REPORT: _lazy(
+        "Het formulier opent zodra CBS uw gegevens op orde heeft bevonden."
+    ),
+    FormStatus.OPEN: _lazy("Het formulier staat klaar en is nog niet ingevuld."),
+    FormStatus.SUBMITTED: _lazy("Toestemming gegeven."),
+    FormStatus.REQUIRED_AGAIN: _lazy("Na een correctie is opnieuw toestemming nodig."),
+}
+
+
 @dataclass
 class PeriodStatus:
     period: ReportingPeriod
@@ -45,6 +59,11 @@ class PeriodStatus:
     days_left: int
     sets: list[SetStatus] = field(default_factory=list)
     next_step: NextStep | None = None
+    consent: FormState | None = None
+
+    @property
+    def consent_text(self) -> str:
+        return str(CONSENT_TEXT[self.consent.status]) if self.consent else ""
 
     @property
     def missing(self) -> list[SetStatus]:
@@ -93,6 +112,12 @@ def _next_step(status: PeriodStatus, today: datetime.date) -> NextStep:
                 "contact met u op; u hoeft zelf niets te doen."
             )
         )
+    if status.consent is not None and status.consent.needs_action:
+        return NextStep(
+            _("Geef aan of CBS de cijfers mag publiceren."),
+            reverse("consent:forms"),
+            _("Naar het toestemmingsformulier"),
+        )
     if any(s.report is None for s in status.sets):
         return NextStep(
             _("Alles is aangeleverd. U krijgt een melding zodra CBS de rapporten stuurt.")
@@ -121,6 +146,7 @@ def period_overview(request: HttpRequest, today: datetime.date | None = None) ->
             current = in_force.get((ds.pk, code))
             report = reports.get(current.delivery_id) if current else None
             status.sets.append(SetStatus(ds, code, current, report))
+        status.consent = form_state(municipality, period, today)
         status.next_step = _next_step(status, today)
         result.append(status)
     return result

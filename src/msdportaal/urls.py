@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("msdportaal.consent.urls")),
     path("", include("msdportaal.notifications.urls")),
     path("", include("msdportaal.overview.urls")),
+    path("", include("msdportaal.operations.urls")),
 ]

@@ -24,6 +24,7 @@ class AuditAction(models.TextChoices):
     DOWNLOAD = "download", _("Bestand gedownload")
     SUBMISSION = "submission", _("Formulier ingediend")
     MESSAGE_RESENT = "message_resent", _("Bericht opnieuw verstuurd")
+    RETENTION_PURGE = "retention_purge", _("Bestand verwijderd (bewaartermijn)")
 
 
 class AppendOnlyError(Exception):

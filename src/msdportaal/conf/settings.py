@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "msdportaal.consent",
     "msdportaal.notifications",
     "msdportaal.overview",
+    "msdportaal.operations",
 ]
 
 MIDDLEWARE = [
@@ -304,3 +305,33 @@ STORAGES["privates"] = {
 SENDFILE_BACKEND = "django_sendfile.backends.simple"
 SENDFILE_ROOT = str(VAR_DIR / "private-media")
 SENDFILE_URL = "/_private/"
+
+# --- Operations: health, metrics, logs, retention (docs/operations.md) ------------------
+# Log lines as JSON (one object per line, for a log collector) or for a human at a console.
+MSD_LOG_FORMAT = env.str("MSD_LOG_FORMAT", default="json" if IS_PRODUCTION_LIKE else "console")
+from celery.schedules import crontab as _crontab  # noqa: E402
+
+from msdportaal.operations.logs import configure as _configure_logs  # noqa: E402
+
+# Replaces the plain LOGGING above: structlog renders every line, with the request id, the
+# Celery task id and the outbound message bound where they apply.
+LOGGING = _configure_logs(MSD_LOG_FORMAT, LOG_LEVEL, loggers=LOGGING["loggers"])
+# First, so every log line of a request carries its id (X-Request-ID in and out).
+MIDDLEWARE.insert(0, "msdportaal.operations.middleware.RequestIdMiddleware")
+# Probes and scrapes over plain HTTP from inside the cluster are not redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^gezond/$", r"^gereed/$", r"^metrics$"]
+# How long a readiness check may wait for the broker.
+MSD_HEALTH_TIMEOUT_SECONDS = env.float("MSD_HEALTH_TIMEOUT_SECONDS", default=2.0)
+# Who may scrape /metrics (addresses or networks, by REMOTE_ADDR); anyone else gets 404.
+MSD_METRICS_ALLOWED_IPS = env.list("MSD_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Retention: a delivered file's contents go this many days after RINIS accepted it (Bv03),
+# a CBS report's this many days after it arrived (395 ≈ 13 months). Rows, sizes, SHA-256
+# and the audit trail stay. Files RINIS has not accepted are never removed.
+MSD_RETENTION_DELIVERED_DAYS = env.int("MSD_RETENTION_DELIVERED_DAYS", default=30)
+MSD_RETENTION_REPORT_DAYS = env.int("MSD_RETENTION_REPORT_DAYS", default=395)
+if MSD_RETENTION_DELIVERED_DAYS < 1 or MSD_RETENTION_REPORT_DAYS < 1:
+    raise ImproperlyConfigured("MSD_RETENTION_*_DAYS must be at least 1.")
+CELERY_BEAT_SCHEDULE["apply-retention"] = {
+    "task": "msdportaal.operations.tasks.apply_retention",
+    "schedule": _crontab(hour=3, minute=17),
+}

@@ -95,6 +95,9 @@ class Delivery(models.Model):
         on_delete=models.PROTECT,
         related_name="delivery",
     )
+    #: Set when the file's contents were removed, MSD_RETENTION_DELIVERED_DAYS after RINIS
+    #: accepted it; the row, size, SHA-256 and CSV references stay.
+    purged_at = models.DateTimeField(_("bestand verwijderd op"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("aanlevering")

@@ -57,6 +57,9 @@ class Report(models.Model):
     )
     received_at = models.DateTimeField(_("ontvangen op"), auto_now_add=True)
     first_read_at = models.DateTimeField(_("voor het eerst gedownload"), null=True, blank=True)
+    #: Set when the file's contents were removed at the end of the retention term
+    #: (MSD_RETENTION_REPORT_DAYS); the row, size and SHA-256 stay.
+    purged_at = models.DateTimeField(_("bestand verwijderd op"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("rapport")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -25,6 +26,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @acting_municipality_required
 def download(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_for_acting_municipality_or_404(Report.objects.all(), request, pk=pk)
+    if report.purged_at is not None:  # removed at the end of its retention term
+        months = round(settings.MSD_RETENTION_REPORT_DAYS / 30.44)
+        return render(
+            request, "reports/purged.html", {"report": report, "months": months}, status=410
+        )
     record(
         AuditAction.DOWNLOAD,
         request=request,

@@ -9,6 +9,7 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
+import structlog
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -151,7 +152,22 @@ def backoff(attempt: int) -> datetime.timedelta:
 
 
 def attempt_send(message_id: int) -> MessageState | None:
-    """One attempt. Returns the new state, or None when another worker has it / it's done."""
+    """One attempt. Returns the new state, or None when another worker has it / it's done.
+
+    Every log line of the attempt names the message (``message_id``, ``referentienummer``).
+    """
+    referentienummer = (
+        OutboundMessage.objects.filter(pk=message_id)
+        .values_list("referentienummer", flat=True)
+        .first()
+    )
+    with structlog.contextvars.bound_contextvars(
+        message_id=message_id, referentienummer=referentienummer
+    ):
+        return _attempt_send(message_id)
+
+
+def _attempt_send(message_id: int) -> MessageState | None:
     if not claim(message_id):
         return None
     message = OutboundMessage.objects.select_related("municipality").get(pk=message_id)

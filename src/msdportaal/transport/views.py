@@ -25,9 +25,13 @@ def gb_download(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404 from exc
     if message.gb_expires_at is None or message.gb_expires_at <= timezone.now():
         raise Http404
+    try:
+        handle = default_storage.open(message.stored_name, "rb")
+    except FileNotFoundError as exc:  # removed at the end of its retention term
+        raise Http404 from exc
     return ranged_file_response(
         request,
-        default_storage.open(message.stored_name, "rb"),
+        handle,
         size=message.size,
         etag=message.sha256,
         content_type=message.content_type,

@@ -335,3 +335,26 @@ CELERY_BEAT_SCHEDULE["apply-retention"] = {
     "task": "msdportaal.operations.tasks.apply_retention",
     "schedule": _crontab(hour=3, minute=17),
 }
+
+# --- Object storage: S3-compatible (docs/configuration.md, docs/operations.md) ----------
+# With MSD_S3_BUCKET set, municipal files, CBS reports and consent CSVs go to a private
+# bucket instead of MEDIA_ROOT, so every web and worker node reads what another stored.
+# The certificates of the admin's certificate management stay in the "privates" storage.
+MSD_S3_BUCKET = env.str("MSD_S3_BUCKET", default="")
+if MSD_S3_BUCKET:
+    from msdportaal.conf.s3 import s3_storage as _s3_storage
+
+    if env.str("MSD_S3_SSE", default="") not in {"", "AES256", "aws:kms"}:
+        raise ImproperlyConfigured("MSD_S3_SSE must be empty, AES256 or aws:kms.")
+    STORAGES["default"] = _s3_storage(
+        bucket=MSD_S3_BUCKET,
+        location=env.str("MSD_S3_LOCATION", default=""),
+        endpoint_url=env.str("MSD_S3_ENDPOINT_URL", default=""),
+        region=env.str("MSD_S3_REGION", default="eu-west-1"),
+        access_key_id=env.str("MSD_S3_ACCESS_KEY_ID", default=""),
+        secret_access_key=env.str("MSD_S3_SECRET_ACCESS_KEY", default=""),
+        sse=env.str("MSD_S3_SSE", default=""),
+        sse_kms_key_id=env.str("MSD_S3_SSE_KMS_KEY_ID", default=""),
+        addressing_style=env.str("MSD_S3_ADDRESSING_STYLE", default="path"),
+        ca_bundle=env.str("MSD_S3_CA_BUNDLE", default=""),
+    )

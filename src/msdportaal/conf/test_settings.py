@@ -18,6 +18,21 @@ os.environ.setdefault("MSD_VAR_DIR", tempfile.mkdtemp(prefix="msdportaal-test-")
 # Nothing listens here; tests that send start the RINIS/CBS simulator and point at it.
 os.environ.setdefault("MSD_RINIS_URL", "https://127.0.0.1:9/rinis/ggk")
 os.environ.setdefault("MSD_RINIS_FACING_URL", "https://127.0.0.1:9")
+# MSD_TEST_S3=1: the whole suite stores files in S3-compatible object storage. Without an
+# MSD_S3_ENDPOINT_URL of its own, the session fixture ``s3_server`` (conftest.py) starts an
+# S3 API server (moto) on this port; each test gets its own key prefix (MSD_S3_LOCATION).
+if os.environ.get("MSD_TEST_S3", "").lower() in {"1", "true", "yes", "on"}:
+    import socket
+
+    if not os.environ.get("MSD_S3_ENDPOINT_URL"):
+        with socket.socket() as _sock:
+            _sock.bind(("127.0.0.1", 0))
+            os.environ["MSD_S3_ENDPOINT_URL"] = f"http://127.0.0.1:{_sock.getsockname()[1]}"
+        os.environ["MSD_TEST_S3_START_SERVER"] = "1"
+    os.environ.setdefault("MSD_S3_BUCKET", "msdportaal-test")
+    os.environ.setdefault("MSD_S3_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("MSD_S3_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("MSD_S3_SSE", "AES256")
 
 from .settings import *  # noqa: F403
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from msdportaal.audit.models import AuditAction
 from msdportaal.audit.services import record
+from msdportaal.core.storage import open_stored
 from msdportaal.organisations.decorators import acting_municipality_required
 from msdportaal.organisations.scoping import (
     for_acting_municipality,
@@ -40,7 +40,7 @@ def download(request: HttpRequest, pk: int) -> HttpResponse:
     )
     mark_read(report)
     response = FileResponse(
-        default_storage.open(report.stored_name, "rb"),
+        open_stored(report.stored_name),
         as_attachment=True,
         filename=report.file_name,
         content_type="application/pdf",

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import requests
 from django.conf import settings
-from django.core.files.storage import default_storage
+
+from msdportaal.core.storage import open_stored
 
 from .stuf import (
     SOAP_ACTION_DI01,
@@ -163,7 +164,7 @@ def send(message: OutboundMessage, config: TransportConfiguration) -> Answer:
                 di01_gb_soap_length(di01, metadata, wsa=wsa),
             )
         else:
-            handle = default_storage.open(message.stored_name, "rb")
+            handle = open_stored(message.stored_name)
             body = IterStream(
                 iter_di01_soap(
                     di01, handle, wsa=wsa, chunk_size=192 * 1024, expected_size=message.size

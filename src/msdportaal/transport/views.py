@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
+
+from msdportaal.core.storage import open_stored
 
 from .client_certs import identify
 from .models import ClientPurpose, OutboundMessage
@@ -26,7 +27,7 @@ def gb_download(request: HttpRequest, token: str) -> HttpResponse:
     if message.gb_expires_at is None or message.gb_expires_at <= timezone.now():
         raise Http404
     try:
-        handle = default_storage.open(message.stored_name, "rb")
+        handle = open_stored(message.stored_name)
     except FileNotFoundError as exc:  # removed at the end of its retention term
         raise Http404 from exc
     return ranged_file_response(

@@ -14,7 +14,7 @@ DEV_ENV := MSD_ENVIRONMENT=development DJANGO_DEBUG=true \
 	MSD_RINIS_CA_BUNDLE=var/certs/ca.pem MSD_RINIS_FACING_URL=https://127.0.0.1:8001 \
 	MSD_TRUST_CLIENT_CERT_HEADERS=true MSD_OUTBOX_SWEEP_SECONDS=10 MSD_RINIS_RETRY_BASE_SECONDS=5
 
-.PHONY: run test lint format venv lock migrate demo clean
+.PHONY: run test lint format venv lock migrate demo clean bench-upload bench-forward bench-deadline
 
 $(VENV)/.installed: requirements/lock.txt
 	@PYTHON=$$(scripts/find-python) && { [ -x $(PY) ] || $$PYTHON -m venv $(VENV); }
@@ -46,6 +46,16 @@ format: venv
 lock: venv
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile --python-version 3.12 --generate-hashes requirements/dev.in -o requirements/lock.txt
+
+# Benchmarks (not part of the test suite); results go in docs/performance.md.
+bench-upload: venv
+	$(PY) bench/upload $(BENCH_ARGS)
+
+bench-forward: venv
+	$(PY) bench/forward $(BENCH_ARGS)
+
+bench-deadline: venv
+	$(PY) bench/deadline $(BENCH_ARGS)
 
 clean:
 	rm -rf var/

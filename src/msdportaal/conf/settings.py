@@ -209,6 +209,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
         "control_folder": str(CELERY_BROKER_FOLDER / "control"),
+        # Kombu looks for new tasks once a second by default; a delivery should not wait.
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.2),
         "store_processed": False,
     }
 CELERY_TASK_SERIALIZER = "json"

@@ -13,7 +13,7 @@ import structlog
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from msdportaal.audit.models import AuditAction
@@ -138,7 +138,15 @@ def claim(message_id: int) -> bool:
     taken = OutboundMessage.objects.filter(claimable, pk=message_id).update(
         state=MessageState.SENDING,
         lease_until=now + datetime.timedelta(seconds=lease_seconds()),
+        # Counted when it starts, so an attempt cut short by a dying worker counts too.
+        attempts=F("attempts") + 1,
     )
+    if taken:
+        OutboundAttempt.objects.filter(message_id=message_id, finished_at__isnull=True).update(
+            finished_at=now,
+            outcome=AttemptOutcome.ERROR,
+            detail="De verzending is afgebroken (worker gestopt); opnieuw geprobeerd.",
+        )
     return taken == 1
 
 
@@ -173,7 +181,7 @@ def _attempt_send(message_id: int) -> MessageState | None:
     message = OutboundMessage.objects.select_related("municipality").get(pk=message_id)
     config = TransportConfiguration.get_solo()
     attempt = OutboundAttempt.objects.create(
-        message=message, number=message.attempts + 1, started_at=timezone.now()
+        message=message, number=message.attempts, started_at=timezone.now()
     )
     try:
         answer = client.send(message, config)
@@ -185,7 +193,6 @@ def _attempt_send(message_id: int) -> MessageState | None:
     now = timezone.now()
     with transaction.atomic():
         message = OutboundMessage.objects.select_for_update().get(pk=message_id)
-        message.attempts = attempt.number
         message.lease_until = None
         attempt.finished_at = now
         if isinstance(answer, Bv03):

@@ -11,13 +11,19 @@ import pytest
 import requests
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from lxml import etree
 
 from msdportaal.deliveries.tests.factories import CURRENT, csv_bytes, zip_bytes, zip_file
 from msdportaal.deliveries.tests.factories import csv_file as make_csv
 from msdportaal.deliveries.tests.test_upload import upload_and_confirm
 from msdportaal.transport import services
-from msdportaal.transport.models import MessageState, OutboundMessage, TransportConfiguration
+from msdportaal.transport.models import (
+    MessageState,
+    OutboundAttempt,
+    OutboundMessage,
+    TransportConfiguration,
+)
 from msdportaal.transport.stuf import ggk_schema
 from msdportaal.transport.tasks import sweep_outbox
 
@@ -209,3 +215,24 @@ def test_tijdstip_bericht_increases_per_gemeente(client_a: Client):
     assert moments == sorted(moments)
     assert len(set(moments)) == 3
     assert all(len(m) == 17 for m in moments)
+
+
+def test_a_send_cut_short_by_a_dying_worker_counts_and_is_taken_over(
+    client_a: Client, simulator, fixed_today
+):
+    (delivery,) = upload_and_confirm(client_a, make_csv(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
+    message = delivery.outbound_message
+    assert services.claim(message.pk)  # a worker takes it...
+    OutboundAttempt.objects.create(message=message, number=1, started_at=timezone.now())
+    # ...and dies: nobody may take it over while its lease runs,
+    assert services.attempt_send(message.pk) is None
+    fixed_today.shift(datetime.timedelta(seconds=services.lease_seconds() + 1))
+    # after that the sweeper finds it, and the next worker sends it.
+    assert sweep_outbox() == 1
+    assert services.attempt_send(message.pk) == MessageState.DELIVERED
+    message.refresh_from_db()
+    assert message.attempts == 2
+    first, second = message.attempt_log.order_by("number")
+    assert (first.number, first.outcome) == (1, "error")
+    assert "afgebroken" in first.detail
+    assert (second.number, second.outcome) == (2, "bv03")

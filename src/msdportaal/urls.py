@@ -16,6 +16,7 @@ urlpatterns = [
     path(f"{settings.MSD_ADMIN_PATH}/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("msdportaal.organisations.urls")),
+    path("", include("msdportaal.organisations.eherkenning.urls")),
     path("", include("msdportaal.core.urls")),
     path("", include("msdportaal.deliveries.urls")),
     path("", include("msdportaal.transport.urls")),

@@ -19,10 +19,22 @@ _ADMIN_ACTIONS = {
 }
 
 
+_RECORD_ARGUMENTS = {"action", "request", "user", "municipality", "target", "message", "backend"}
+
+
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     backend = request.session.get("_auth_user_backend", "") if request is not None else ""
-    record(AuditAction.LOGIN, request=request, user=user, municipality=None, backend=backend)
+    # A login method may say more (MunicipalIdentityBackend: method, organisation, ...).
+    details = getattr(user, "login_audit_details", None) or {}
+    record(
+        AuditAction.LOGIN,
+        request=request,
+        user=user,
+        municipality=None,
+        backend=backend,
+        **{key: value for key, value in details.items() if key not in _RECORD_ARGUMENTS},
+    )
 
 
 @receiver(user_logged_out)

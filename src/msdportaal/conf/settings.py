@@ -360,3 +360,16 @@ if MSD_S3_BUCKET:
         addressing_style=env.str("MSD_S3_ADDRESSING_STYLE", default="path"),
         ca_bundle=env.str("MSD_S3_CA_BUNDLE", default=""),
     )
+
+# --- eHerkenning (DESIGN.md §1; docs/architecture.md, "eHerkenning") --------------------
+# SAML 2.0 with the artifact binding, through django-digid-eherkenning. Certificates, the
+# broker's metadata, the SP metadata and the service catalogue are configured in the admin
+# ("Eherkenning/eIDAS configuration"); only what the admin does not hold is set here.
+INSTALLED_APPS += ["digid_eherkenning", "msdportaal.organisations.eherkenning"]
+# The lowest level of assurance accepted: loa2, loa2plus, loa3 (= EH3, the default), loa4.
+MSD_EHERKENNING_MIN_LOA = env.str("MSD_EHERKENNING_MIN_LOA", default="loa3")
+# The ArtifactResolve call to the broker (server to server, mutual TLS with the SP
+# certificate): CA bundle to verify the broker with (empty: the system's / certifi's), and
+# the connect and read timeout in seconds.
+MSD_EHERKENNING_CA_BUNDLE = env.str("MSD_EHERKENNING_CA_BUNDLE", default="")
+MSD_EHERKENNING_TIMEOUT = env.float("MSD_EHERKENNING_TIMEOUT", default=10.0)

@@ -41,6 +41,13 @@ class MunicipalIdentityBackend(BaseBackend):
             return None
         user.acting_organisation = identity.intermediary or identity.organisation_name
         user.save(update_fields=["acting_organisation"])
+        # Read by the audit trail's user_logged_in receiver: how and for whom this login was.
+        user.login_audit_details = {  # type: ignore[attr-defined]
+            "method": identity.method,
+            "organisation": identity.organisation_name,
+            "intermediary": identity.intermediary,
+            **identity.extra,
+        }
         # The login method decides, on every login, which gemeenten this person may act for.
         user.municipalities.set(municipalities)
         return user

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .decorators import municipal_user_required
+from .eherkenning import services as eherkenning
 from .forms import ChooseMunicipalityForm, DevLoginForm, ProfileForm
 from .identity import MunicipalIdentity
 from .services import choose_municipality, log_in_municipal_user, update_profile
@@ -29,12 +30,14 @@ def _next_url(request: HttpRequest, default: str = "overview:index") -> str:
 def login_page(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and not request.user.is_staff:
         return redirect("overview:index")
+    next_url = _next_url(request, default="")
     return render(
         request,
         "organisations/login.html",
         {
-            "next": _next_url(request, default=""),
+            "next": next_url,
             "dev_login_enabled": settings.DEV_LOGIN_ENABLED,
+            "eherkenning_login_url": eherkenning.login_url(next_url),
         },
     )
 

@@ -56,12 +56,11 @@ def media_root(settings: Any, tmp_path: Any, request: Any, monkeypatch: Any) -> 
         "default": {**default, "OPTIONS": {**default["OPTIONS"], "location": location}},
     }
     monkeypatch.setenv("MSD_S3_LOCATION", location)
-    yield settings.MEDIA_ROOT
     from django.core.files.storage import storages
 
-    storages.create_storage(settings.STORAGES["default"]).bucket.objects.filter(
-        Prefix=f"{location}/"
-    ).delete()
+    storage = storages.create_storage(settings.STORAGES["default"])  # the test may change it
+    yield settings.MEDIA_ROOT
+    storage.bucket.objects.filter(Prefix=f"{location}/").delete()
 
 
 def stored_files(root: Any) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from msdportaal.conftest import stored_files
+from msdportaal.conftest import s3_suite, stored_files
 from msdportaal.operations import health
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,11 @@ def test_readiness_is_503_naming_the_broker_when_it_is_unreachable(client: Clien
 
 
 def test_readiness_names_the_storage_when_it_cannot_write(client: Client, settings, tmp_path: Path):
-    if os.geteuid() == 0:
+    if s3_suite():  # MSD_TEST_S3=1: a bucket that does not exist
+        default = settings.STORAGES["default"]
+        options = {**default["OPTIONS"], "bucket_name": "msd-does-not-exist"}
+        settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": options}}
+    elif os.geteuid() == 0:
         # root writes anywhere; point the storage at a file instead of a folder.
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("x")

@@ -353,6 +353,8 @@ class AccessiblePage:
 
     Tests call :meth:`axe` after each navigation; at the end of the test, any page that
     was loaded but not checked fails the test, so no page slips through unchecked.
+    Anything the Content-Security-Policy blocked (Chromium says so on the console) fails
+    the test too: the strict policy must not break a page.
     """
 
     def __init__(self, page: Any, base_url: str) -> None:
@@ -360,7 +362,14 @@ class AccessiblePage:
         self.base_url = base_url
         self.loaded: list[str] = []
         self.checked: set[str] = set()
+        self.csp_violations: list[str] = []
         page.on("load", lambda p: self.loaded.append(p.url))
+        page.on(
+            "console",
+            lambda m: (
+                self.csp_violations.append(m.text) if "Content Security Policy" in m.text else None
+            ),
+        )
 
     def goto(self, path: str) -> Any:
         self.page.goto(self.base_url + path)
@@ -409,6 +418,9 @@ def browser_page(
     context.close()
     assert not page.unchecked_pages(), (
         f"pages visited without an axe check: {page.unchecked_pages()}"
+    )
+    assert not page.csp_violations, "blocked by the Content-Security-Policy:\n" + "\n".join(
+        page.csp_violations
     )
 
 

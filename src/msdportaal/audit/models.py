@@ -6,12 +6,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
 class AuditAction(models.TextChoices):
     LOGIN = "login", _("Ingelogd")
     LOGIN_FAILED = "login_failed", _("Inloggen mislukt")
+    LOGIN_LOCKED_OUT = "login_locked_out", _("Inloggen geblokkeerd (te veel pogingen)")
     LOGOUT = "logout", _("Uitgelogd")
     MUNICIPALITY_CHOSEN = "municipality_chosen", _("Gemeente gekozen")
     PROFILE_UPDATED = "profile_updated", _("Profiel gewijzigd")
@@ -40,7 +42,10 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    timestamp = models.DateTimeField(_("tijdstip"), auto_now_add=True, db_index=True)
+    # Set when the entry joins the hash chain (chain.append), under the chain's lock.
+    timestamp = models.DateTimeField(
+        _("tijdstip"), default=timezone.now, editable=False, db_index=True
+    )
     action = models.CharField(_("actie"), max_length=40, choices=AuditAction.choices, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -65,6 +70,9 @@ class AuditEntry(models.Model):
     object_id = models.CharField(_("object-ID"), max_length=100, blank=True)
     message = models.CharField(_("omschrijving"), max_length=500, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
+    # The hash chain (chain.py): the previous entry's hash, and this entry's own.
+    previous_hash = models.CharField(_("hash vorige regel"), max_length=64, editable=False)
+    entry_hash = models.CharField(_("hash"), max_length=64, editable=False)
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -79,7 +87,29 @@ class AuditEntry(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise AppendOnlyError("Audit entries cannot be changed.")
+        if not self.entry_hash:
+            # Every new entry joins the hash chain, however it was created.
+            from .chain import append
+
+            append(self)
+            return
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Audit entries cannot be deleted.")
+
+
+class AuditChainHead(models.Model):
+    """One row: the end of the audit trail's hash chain. Appending locks it, so writers
+    take turns; its hash shows when the newest entries were removed."""
+
+    SINGLETON = 1
+
+    last_hash = models.CharField(max_length=64)
+    last_entry_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("einde van de audittrail")
+
+    def __str__(self) -> str:
+        return f"{self.last_entry_id}: {self.last_hash}"

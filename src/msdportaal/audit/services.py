@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
+from . import chain
 from .models import AuditAction, AuditEntry
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def record(
         user = request.user if request.user.is_authenticated else None
     if isinstance(municipality, _FromRequest):
         municipality = getattr(request, "acting_municipality", None) if request else None
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
         action=action,
         user=user if user is not None and getattr(user, "pk", None) else None,
         user_repr=_user_repr(user),
@@ -57,6 +58,8 @@ def record(
         message=message[:500],
         details=details,
     )
+    # At the end of the hash chain, under its lock (chain.py).
+    return chain.append(entry)
 
 
 def _user_repr(user: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
@@ -48,6 +49,18 @@ def _login_failed(
 ) -> None:
     username = str(credentials.get("username", ""))[:150]
     record(AuditAction.LOGIN_FAILED, request=request, user=None, username=username)
+
+
+@receiver(user_locked_out)
+def _locked_out(sender: Any, request: Any = None, username: Any = None, **kwargs: Any) -> None:
+    """django-axes refused a password login: too many failures (settings: MSD_LOGIN_*)."""
+    record(
+        AuditAction.LOGIN_LOCKED_OUT,
+        request=request,
+        user=None,
+        municipality=None,
+        username=str(username or "")[:150],
+    )
 
 
 @receiver(post_save, sender=LogEntry)

@@ -73,20 +73,28 @@ INSTALLED_APPS = [
     "msdportaal.notifications",
     "msdportaal.overview",
     "msdportaal.operations",
+    "csp",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "msdportaal.core.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "msdportaal.core.security.AdminHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "maykin_2fa.middleware.OTPMiddleware",
+    "msdportaal.core.security.AdminAreaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "msdportaal.organisations.middleware.ActingMunicipalityMiddleware",
+    # Last, as django-axes asks: turns a lockout during login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "msdportaal.urls"
@@ -124,6 +132,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "organisations.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every password login while the username or address is locked out.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "msdportaal.organisations.backends.MunicipalIdentityBackend",
 ]
@@ -360,6 +370,85 @@ if MSD_S3_BUCKET:
         addressing_style=env.str("MSD_S3_ADDRESSING_STYLE", default="path"),
         ca_bundle=env.str("MSD_S3_CA_BUNDLE", default=""),
     )
+
+# --- Hardening: security headers, login lockout, where the admin lives (docs/security.md)
+# Content-Security-Policy (django-csp): only our own origin, nothing inline, no plugins, no
+# framing. img-src data: because the NL Design System CSS draws its icons as data: SVGs.
+# A view that must post or redirect elsewhere (an eHerkenning broker, say) widens the
+# policy for itself only, with csp.decorators.csp_update.
+import datetime as _datetime  # noqa: E402
+
+from csp.constants import NONE as _CSP_NONE  # noqa: E402
+from csp.constants import SELF as _CSP_SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_CSP_SELF],
+        "script-src": [_CSP_SELF],
+        "style-src": [_CSP_SELF],
+        "img-src": [_CSP_SELF, "data:"],
+        "font-src": [_CSP_SELF],
+        "connect-src": [_CSP_SELF],
+        "frame-ancestors": [_CSP_NONE],
+        "form-action": [_CSP_SELF],
+        "base-uri": [_CSP_NONE],
+        "object-src": [_CSP_NONE],
+    },
+}
+# Browser features the portal never uses (msdportaal.core.security.SecurityHeadersMiddleware).
+MSD_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=()"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Lockout of password logins (django-axes): after MSD_LOGIN_FAILURE_LIMIT wrong passwords
+# the login is refused, even with the right password, for MSD_LOGIN_LOCKOUT_MINUTES (0: until
+# another administrator lifts it: `manage.py axes_reset_username <name>` or the admin).
+# MSD_LOGIN_LOCKOUT_BY: username_or_ip (default: the account and the address each count),
+# username_and_ip (only the pair), username, or ip. eHerkenning and the development login
+# never count (msdportaal.core.lockout.is_not_a_password_login).
+AXES_FAILURE_LIMIT = env.int("MSD_LOGIN_FAILURE_LIMIT", default=5)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("MSD_LOGIN_FAILURE_LIMIT must be at least 1.")
+_lockout_minutes = env.int("MSD_LOGIN_LOCKOUT_MINUTES", default=30)
+AXES_COOLOFF_TIME = _datetime.timedelta(minutes=_lockout_minutes) if _lockout_minutes > 0 else None
+_LOCKOUT_BY = {
+    "username_or_ip": ["username", "ip_address"],
+    "username_and_ip": [["username", "ip_address"]],
+    "username": ["username"],
+    "ip": ["ip_address"],
+}
+_lockout_by = env.str("MSD_LOGIN_LOCKOUT_BY", default="username_or_ip")
+if _lockout_by not in _LOCKOUT_BY:
+    raise ImproperlyConfigured(
+        f"MSD_LOGIN_LOCKOUT_BY={_lockout_by!r}: kies {', '.join(sorted(_LOCKOUT_BY))}."
+    )
+AXES_LOCKOUT_PARAMETERS = _LOCKOUT_BY[_lockout_by]
+AXES_RESET_ON_SUCCESS = True
+AXES_WHITELIST_CALLABLE = "msdportaal.core.lockout.is_not_a_password_login"
+AXES_LOCKOUT_CALLABLE = "msdportaal.core.lockout.lockout_response"
+# Only a password login resets the failure count (a municipal login must not wipe it).
+AXES_HANDLER = "msdportaal.core.lockout.PasswordLoginHandler"
+MSD_LOCKOUT_PASSWORD_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The client address as the WSGI server saw it, like the audit trail (no X-Forwarded-For).
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# Successful logins are in the audit trail already; axes keeps only the failures.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_COOLOFF_MESSAGE = _("Te veel mislukte inlogpogingen. Probeer het later opnieuw.")
+AXES_PERMALOCK_MESSAGE = _(
+    "Te veel mislukte inlogpogingen. Vraag een andere beheerder de blokkade op te heffen."
+)
+
+# The IB admin (MSD_ADMIN_PATH, with its 2FA pages) answers only on these hosts (as in
+# DJANGO_ALLOWED_HOSTS; ".example.nl" includes subdomains); elsewhere it is a 404.
+# Empty: every allowed host.
+MSD_ADMIN_HOSTS = env.list("MSD_ADMIN_HOSTS", default=[])
+for _admin_host in MSD_ADMIN_HOSTS:
+    from django.http.request import validate_host as _validate_host
+
+    if not _validate_host(_admin_host.lstrip("."), ALLOWED_HOSTS):
+        raise ImproperlyConfigured(
+            f"MSD_ADMIN_HOSTS: {_admin_host!r} is not in DJANGO_ALLOWED_HOSTS, so the admin "
+            "could never be reached there."
+        )
 
 # --- eHerkenning (DESIGN.md §1; docs/architecture.md, "eHerkenning") --------------------
 # SAML 2.0 with the artifact binding, through django-digid-eherkenning. Certificates, the

@@ -38,12 +38,20 @@ SHARED_PROCESSORS: list[Any] = [
 
 
 def _renderer(log_format: str) -> list[Any]:
+    # Tracebacks without the frames' local variables: those can hold passwords, tokens or
+    # file contents (structlog shows them by default, and so does Rich when installed).
     if log_format == "json":
         return [
-            structlog.processors.dict_tracebacks,
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ]
-    return [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+    return [
+        structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+    ]
 
 
 def configure(log_format: str, level: str, loggers: dict[str, Any] | None = None) -> dict:

@@ -11,8 +11,9 @@ What is fixed here, whatever the environment says:
   signed one. Files are only ever handed out by the portal's views, which check who is
   asking; nothing links to the bucket;
 - **never overwrite**: a name that exists gets another one (names are random anyway);
-- **bounded memory**: uploads go in 8 MB parts, at most 4 at a time; a file that django-storages
-  itself opens for reading spools to disk beyond 4 MB. The portal reads stored files
+- **bounded memory**: uploads go in 8 MB parts, at most 4 at a time and 4 in memory (32 MB
+  whatever the file's size); a file that django-storages itself opens for reading spools to
+  disk beyond 4 MB. The portal reads stored files
   through :func:`msdportaal.core.storage.open_stored`, which streams with ranged GETs;
 - **retries** on throttling and connection errors (botocore's "standard" mode).
 """
@@ -48,6 +49,11 @@ def s3_storage(
         object_parameters["ServerSideEncryption"] = sse
         if sse_kms_key_id:
             object_parameters["SSEKMSKeyId"] = sse_kms_key_id
+    transfer = TransferConfig(
+        multipart_threshold=8 * MB, multipart_chunksize=8 * MB, max_concurrency=4
+    )
+    # Parts read ahead into memory while others upload (s3transfer's default is 10 × 8 MB).
+    transfer.max_in_memory_upload_chunks = 4
     options: dict[str, Any] = {
         "bucket_name": bucket,
         "location": location.strip("/"),
@@ -58,9 +64,7 @@ def s3_storage(
         "file_overwrite": False,
         "object_parameters": object_parameters,
         "max_memory_size": 4 * MB,
-        "transfer_config": TransferConfig(
-            multipart_threshold=8 * MB, multipart_chunksize=8 * MB, max_concurrency=4
-        ),
+        "transfer_config": transfer,
         "client_config": Config(
             s3={"addressing_style": addressing_style},
             signature_version="s3v4",

@@ -144,6 +144,10 @@ def make_pki(directory: Path) -> Pki:
             ),
             critical=True,
         )
+        # Python 3.13 verifies strictly (VERIFY_X509_STRICT): key identifiers are required.
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     ca_file = directory / "ca.pem"
@@ -160,7 +164,15 @@ def make_pki(directory: Path) -> Pki:
             .not_valid_before(NOT_BEFORE)
             .not_valid_after(NOT_AFTER)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
         )
+        if issuer:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
         if server:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(

@@ -74,25 +74,29 @@ def store_report(delivered: Delivered) -> None:
     now = timezone.now()
     stored_name = default_storage.save(f"reports/{now:%Y/%m}/{uuid.uuid4().hex}", upload)
     upload.close()
-    delivery = linked_delivery(delivered)
-    period_codes = (
-        sorted(set(delivery.files.values_list("reporting_period__code", flat=True)))
-        if delivery
-        else []
-    )
-    report = Report.objects.create(
-        municipality=delivered.municipality,
-        kind=kind_for(message.functie),
-        functie=message.functie,
-        delivery=delivery,
-        period_code=period_codes[0] if len(period_codes) == 1 else "",
-        file_name=_SAFE_NAME.sub("_", message.bestandsnaam or "rapport.pdf")[:255],
-        content_type=message.content_type or "application/pdf",
-        size=size,
-        sha256=digest.hexdigest(),
-        stored_name=stored_name,
-        received=delivered.received,
-    )
+    try:
+        delivery = linked_delivery(delivered)
+        period_codes = (
+            sorted(set(delivery.files.values_list("reporting_period__code", flat=True)))
+            if delivery
+            else []
+        )
+        report = Report.objects.create(
+            municipality=delivered.municipality,
+            kind=kind_for(message.functie),
+            functie=message.functie,
+            delivery=delivery,
+            period_code=period_codes[0] if len(period_codes) == 1 else "",
+            file_name=_SAFE_NAME.sub("_", message.bestandsnaam or "rapport.pdf")[:255],
+            content_type=message.content_type or "application/pdf",
+            size=size,
+            sha256=digest.hexdigest(),
+            stored_name=stored_name,
+            received=delivered.received,
+        )
+    except Exception:
+        default_storage.delete(stored_name)  # no row points at it: don't keep the file
+        raise
     transaction.on_commit(lambda: report_received.send(Report, report=report))
 
 

@@ -122,7 +122,7 @@ def gb_metadata_for(message: OutboundMessage) -> GbMetadata:
         content_type=message.content_type,
         sender_url=settings.MSD_RINIS_FACING_URL
         + reverse("transport:gb_download", args=[message.gb_token]),
-        expiration_time=message.gb_expires_at,
+        expiration_time=message.gb_announced_expiry or message.gb_expires_at,
         context_id=message.referentienummer,
     )
 

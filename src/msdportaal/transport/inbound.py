@@ -158,10 +158,16 @@ def receive(request: HttpRequest) -> HttpResponse:
             for handler in _handlers:
                 handler(Delivered(message, municipality, received))
     except IntegrityError:
-        # The same message arrived twice at the same moment; the other one stored it.
-        known = ReceivedMessage.objects.get(
+        # The same message arrived twice at the same moment and the other one stored it;
+        # any other integrity error is a failure to store: RINIS should try again.
+        known = ReceivedMessage.objects.filter(
             zender_organisatie=message.zender.organisatie, referentienummer=message.referentienummer
-        )
+        ).first()
+        if known is None:
+            logger.exception("Storing inbound message %s failed", message.referentienummer)
+            return _fault(
+                "StUF046", "server", "Het bericht kon nu niet worden opgeslagen.", message
+            )
         return _answer_repeat(message, known, fingerprint)
     except HandlerRefused as refusal:
         return _fault(refusal.code, refusal.plek, refusal.omschrijving, message)

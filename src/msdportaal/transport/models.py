@@ -122,6 +122,9 @@ class OutboundMessage(models.Model):
     # Grote Berichten: set when the message is too big to carry the file inline.
     gb_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
     gb_expires_at = models.DateTimeField(_("GB beschikbaar tot"), null=True, blank=True)
+    #: The expiry announced in the message: fixed, so a resend is byte-identical even when
+    #: IB's resend keeps the file available longer (``gb_expires_at``).
+    gb_announced_expiry = models.DateTimeField(null=True, blank=True)
     # State machine.
     state = models.CharField(
         _("status"),

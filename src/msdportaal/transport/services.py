@@ -108,6 +108,7 @@ def enqueue(
     if client.envelope_length(message) > config.gb_threshold_bytes:
         message.gb_token = secrets.token_urlsafe(32)
         message.gb_expires_at = timezone.now() + datetime.timedelta(hours=config.gb_lifetime_hours)
+        message.gb_announced_expiry = message.gb_expires_at
     message.save()
     transaction.on_commit(lambda: trigger(message.pk))
     return message

@@ -618,6 +618,7 @@ class Stack:
         self.control_url = ""
         self.portal_port = 0
         self.tls_port = 0
+        self.sim_port = 0
         self.gunicorn: Proc | None = None
         self.worker: Proc | None = None
         self.simulator: Proc | None = None

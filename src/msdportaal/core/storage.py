@@ -60,6 +60,7 @@ class S3ObjectReader(io.RawIOBase):
         from storages.utils import clean_name
 
         super().__init__()
+        self._body: Any = None  # before anything can fail: close() runs on a failed open too
         self.name = name
         self._object = storage.bucket.Object(storage._normalize_name(clean_name(name)))
         try:
@@ -71,7 +72,6 @@ class S3ObjectReader(io.RawIOBase):
         self.size: int = self._object.content_length
         self._etag: str = self._object.e_tag
         self._position = 0
-        self._body: Any = None
 
     def readable(self) -> bool:
         return True

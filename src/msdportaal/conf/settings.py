@@ -297,6 +297,8 @@ MSD_TRUST_CLIENT_CERT_HEADERS = env.bool("MSD_TRUST_CLIENT_CERT_HEADERS", defaul
 MSD_TRUSTED_PROXIES = env.list("MSD_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 # Largest message RINIS may deliver to our inbound endpoint (the SOAP body, base64 and all).
 MSD_INBOUND_MAX_BYTES = env.int("MSD_INBOUND_MAX_BYTES", default=48 * 1024 * 1024)
+# Largest report RINIS may announce by Grote Berichten (we fetch it before answering).
+MSD_INBOUND_GB_MAX_BYTES = env.int("MSD_INBOUND_GB_MAX_BYTES", default=1024 * 1024 * 1024)
 
 CELERY_BEAT_SCHEDULE["daily-notifications"] = {
     "task": "msdportaal.notifications.tasks.daily_notifications",

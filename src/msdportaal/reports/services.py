@@ -14,6 +14,9 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from msdportaal.deliveries.models import DeliveredFile, Delivery
+from msdportaal.transport.gb_fetch import GbFetchError, fetch
+from msdportaal.transport.inbound import HandlerRefused
+from msdportaal.transport.stuf import GbMetadataError
 
 from .models import Report, ReportKind, ReportKindMapping
 
@@ -64,13 +67,31 @@ def store_report(delivered: Delivered) -> None:
     """The inbound handler: decode the file in chunks to storage, then record it."""
     message = delivered.message
     upload = TemporaryUploadedFile("report", message.content_type, 0, None)
-    digest = hashlib.sha256()
-    size = 0
-    for chunk in message.iter_payload():
-        digest.update(chunk)
-        size += len(chunk)
-        upload.write(chunk)
-    upload.seek(0)
+    try:
+        metadata = message.gb_metadata()
+    except GbMetadataError as exc:
+        raise HandlerRefused(
+            "StUF055", f"Ongeldige Grote Berichten-verwijzing: {exc}", "client"
+        ) from exc
+    if metadata is not None:
+        # Grote Berichten: RINIS announced the file; fetch it before we answer Bv03.
+        try:
+            sha256 = fetch(metadata, upload)
+        except GbFetchError as exc:
+            raise HandlerRefused(
+                "StUF046", f"Het bestand kon niet worden opgehaald: {exc}"
+            ) from exc
+        size, content_type = metadata.size, metadata.content_type
+        name = message.bestandsnaam or metadata.filename
+    else:
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in message.iter_payload():
+            digest.update(chunk)
+            size += len(chunk)
+            upload.write(chunk)
+        upload.seek(0)
+        sha256, content_type, name = digest.hexdigest(), message.content_type, message.bestandsnaam
     now = timezone.now()
     stored_name = default_storage.save(f"reports/{now:%Y/%m}/{uuid.uuid4().hex}", upload)
     upload.close()
@@ -87,10 +108,10 @@ def store_report(delivered: Delivered) -> None:
             functie=message.functie,
             delivery=delivery,
             period_code=period_codes[0] if len(period_codes) == 1 else "",
-            file_name=_SAFE_NAME.sub("_", message.bestandsnaam or "rapport.pdf")[:255],
-            content_type=message.content_type or "application/pdf",
+            file_name=_SAFE_NAME.sub("_", name or "rapport.pdf")[:255],
+            content_type=content_type or "application/pdf",
             size=size,
-            sha256=digest.hexdigest(),
+            sha256=sha256,
             stored_name=stored_name,
             received=delivered.received,
         )

@@ -237,10 +237,15 @@ def _attempt_send(message_id: int) -> MessageState | None:
 
 
 def due_messages() -> list[int]:
+    """What the sweeper should trigger: retries that are due, sends a dead worker left
+    behind, and new messages whose on-commit task seems lost (not the ones it is still
+    bringing, or every sweep would queue a duplicate task)."""
     now = timezone.now()
+    lost_after = now - datetime.timedelta(seconds=2 * settings.MSD_OUTBOX_SWEEP_SECONDS)
     return list(
         OutboundMessage.objects.filter(
-            Q(state__in=SENDABLE, next_attempt_at__lte=now)
+            Q(state=MessageState.RETRYING, next_attempt_at__lte=now)
+            | Q(state=MessageState.QUEUED, next_attempt_at__lte=lost_after)
             | Q(state=MessageState.SENDING, lease_until__lt=now)
         ).values_list("pk", flat=True)[:500]
     )

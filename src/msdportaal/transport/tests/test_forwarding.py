@@ -236,3 +236,12 @@ def test_a_send_cut_short_by_a_dying_worker_counts_and_is_taken_over(
     assert (first.number, first.outcome) == (1, "error")
     assert "afgebroken" in first.detail
     assert (second.number, second.outcome) == (2, "bv03")
+
+
+def test_the_sweeper_leaves_fresh_messages_to_their_task_and_picks_up_lost_ones(
+    client_a: Client, fixed_today, settings
+):
+    upload_and_confirm(client_a, make_csv(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
+    assert sweep_outbox() == 0  # its on-commit task is on its way
+    fixed_today.shift(datetime.timedelta(seconds=2 * settings.MSD_OUTBOX_SWEEP_SECONDS + 1))
+    assert sweep_outbox() == 1  # that task was lost (broker down?): send it anyway

@@ -478,8 +478,13 @@ def test_a_stored_file_is_not_reachable_by_its_path(client_a: Client, client: Cl
                 response = who.get(path)
                 assert response.status_code == 404, (path, response.status_code)
                 assert content not in response.content
-    # Stored without any execute bit (FILE_UPLOAD_PERMISSIONS = 0o640).
-    mode = os.stat(default_storage.path(stored)).st_mode
+    # On local disk: stored without any execute bit (FILE_UPLOAD_PERMISSIONS = 0o640). Object
+    # storage has no file modes; that its objects are private is tested with the S3 tests.
+    try:
+        local_path = default_storage.path(stored)
+    except NotImplementedError:
+        return
+    mode = os.stat(local_path).st_mode
     assert not mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     assert not mode & stat.S_IROTH
 

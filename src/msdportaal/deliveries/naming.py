@@ -7,7 +7,6 @@ is refused with the name we expected.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
@@ -62,12 +61,6 @@ def check_stuf_name(name: str) -> None:
             )
             % {"name": name, "chars": shown}
         )
-
-
-def expected_names(
-    data_sets: Iterable[DataSet], municipality_code: str, half_year: HalfYear
-) -> str:
-    return ", ".join(ds.example_file_name(municipality_code, half_year) for ds in data_sets)
 
 
 def parse_csv_name(

@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from msdportaal.organisations.models import Municipality
 from msdportaal.organisations.scoping import for_acting_municipality
+from msdportaal.periods.models import DataSet
 
-from .models import DeliveredFile, Delivery
+from .models import DeliveredFile, Delivery, UploadBatch
 
 
 def delivered_files(
@@ -31,4 +33,40 @@ def periods_with_deliveries(request: HttpRequest) -> list[str]:
         .order_by("-reporting_period__code")
         .values_list("reporting_period__code", flat=True)
         .distinct()
+    )
+
+
+def staged_files(batch: UploadBatch) -> list[dict[str, object]]:
+    """What the check page shows per file: each CSV with its set and what it replaces."""
+    data_sets = {ds.code: ds for ds in DataSet.objects.all()}
+    return [
+        {
+            "staged": staged,
+            "members": [
+                {
+                    **member,
+                    "data_set": data_sets[member["data_set"]],
+                    "replaces": current_file(
+                        batch.municipality, member["data_set"], member["period_code"]
+                    ),
+                }
+                for member in staged.members
+            ],
+        }
+        for staged in batch.files.all()
+    ]
+
+
+def current_file(
+    municipality: Municipality, data_set: DataSet | str, period_code: str
+) -> DeliveredFile | None:
+    """The CSV that is in force now for this gemeente, set and period (not replaced)."""
+    lookup = {"data_set__code": data_set} if isinstance(data_set, str) else {"data_set": data_set}
+    return (
+        DeliveredFile.objects.filter(
+            municipality=municipality, period_code=period_code, replaced_by__isnull=True, **lookup
+        )
+        .select_related("delivery")
+        .order_by("-delivery__uploaded_at", "-pk")
+        .first()
     )

@@ -25,6 +25,7 @@ from msdportaal.transport.services import enqueue
 from .archives import list_csv_entries
 from .models import DeliveredFile, Delivery, FileKind, StagedFile, UploadBatch
 from .naming import NameRefused, check_stuf_name, parse_csv_name
+from .selectors import current_file
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -115,6 +116,30 @@ def _members_for(
     return kind, members
 
 
+def _refuse_repeats(
+    members: list[dict[str, object]], seen: dict[tuple[object, object], str]
+) -> None:
+    """One set and period once per upload: a delivery replaces the previous one whole.
+
+    Only a file that is accepted claims its sets and periods in ``seen``.
+    """
+    claimed: dict[tuple[object, object], str] = {}
+    for member in members:
+        key = (member["data_set"], member["period_code"])
+        other = seen.get(key) or claimed.get(key)
+        if other is not None:
+            raise NameRefused(
+                _(
+                    "„%(name)s” bevat dezelfde set en periode als „%(other)s” in deze "
+                    "aanlevering. Een aanlevering vervangt de vorige in zijn geheel: lever "
+                    "elk bestand één keer aan."
+                )
+                % {"name": member["name"], "other": other}
+            )
+        claimed[key] = str(member["name"])
+    seen.update(claimed)
+
+
 def stage_upload(
     request: HttpRequest, uploads: list[HashedUploadedFile], too_large: list[str]
 ) -> StagingResult:
@@ -126,34 +151,16 @@ def stage_upload(
     data_sets = list(DataSet.objects.all())
     result = StagingResult(refusals=[Refusal(name, _too_large_message(name)) for name in too_large])
     accepted: list[tuple[HashedUploadedFile, FileKind, list[dict[str, object]]]] = []
+    seen: dict[tuple[object, object], str] = {}  # (set, period) → the file that has it
     for upload in uploads:
         try:
             kind, members = _members_for(upload, municipality, data_sets)
+            _refuse_repeats(members, seen)
         except NameRefused as refusal:
             result.refusals.append(Refusal(upload.name or "", refusal.message))
             upload.close()
             continue
         accepted.append((upload, kind, members))
-    seen: dict[tuple[object, object], str] = {}
-    for upload, _kind, members in list(accepted):
-        for member in members:
-            key = (member["data_set"], member["period_code"])
-            if key in seen:
-                result.refusals.append(
-                    Refusal(
-                        upload.name or "",
-                        _(
-                            "„%(name)s” bevat dezelfde set en periode als „%(other)s” in deze "
-                            "aanlevering. Een aanlevering vervangt de vorige in zijn geheel: lever "
-                            "elk bestand één keer aan."
-                        )
-                        % {"name": member["name"], "other": seen[key]},
-                    )
-                )
-                accepted = [a for a in accepted if a[0] is not upload]
-                upload.close()
-                break
-            seen[key] = str(member["name"])
     for refusal in result.refusals:
         record(
             AuditAction.UPLOAD_REFUSED,
@@ -186,21 +193,6 @@ def stage_upload(
 def _storage_name(moment: datetime.datetime) -> str:
     """A generated path: never the user's file name."""
     return f"deliveries/{moment:%Y/%m}/{uuid.uuid4().hex}"
-
-
-def current_file(
-    municipality: Municipality, data_set: DataSet | str, period_code: str
-) -> DeliveredFile | None:
-    """The CSV that is in force now for this gemeente, set and period (not replaced)."""
-    lookup = {"data_set__code": data_set} if isinstance(data_set, str) else {"data_set": data_set}
-    return (
-        DeliveredFile.objects.filter(
-            municipality=municipality, period_code=period_code, replaced_by__isnull=True, **lookup
-        )
-        .select_related("delivery")
-        .order_by("-delivery__uploaded_at", "-pk")
-        .first()
-    )
 
 
 def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:

@@ -78,6 +78,7 @@ def check(request: HttpRequest, batch_id: str) -> HttpResponse:
         return redirect("deliveries:confirmation", batch_id=batch.pk)
     if request.method == "POST":
         if "cancel" in request.POST:
+            request.session.pop(f"refusals-{batch.pk}", None)
             services.discard_batch(batch)
             messages.info(request, _("De aanlevering is geannuleerd; er is niets doorgestuurd."))
             return redirect("deliveries:upload")
@@ -86,27 +87,14 @@ def check(request: HttpRequest, batch_id: str) -> HttpResponse:
         except NameRefused as refusal:
             messages.error(request, refusal.message)
             return redirect("deliveries:check", batch_id=batch.pk)
+        request.session.pop(f"refusals-{batch.pk}", None)
         return redirect("deliveries:confirmation", batch_id=batch.pk)
-    data_sets = {ds.code: ds for ds in DataSet.objects.all()}
-    files = []
-    for staged in batch.files.all():
-        members = [
-            {
-                **m,
-                "data_set": data_sets[m["data_set"]],
-                "replaces": services.current_file(
-                    batch.municipality, m["data_set"], m["period_code"]
-                ),
-            }
-            for m in staged.members
-        ]
-        files.append({"staged": staged, "members": members})
     return render(
         request,
         "deliveries/check.html",
         {
             "batch": batch,
-            "files": files,
+            "files": selectors.staged_files(batch),
             "refusals": request.session.get(f"refusals-{batch.pk}", []),
         },
     )

@@ -7,7 +7,7 @@ no per-process counters that a restart resets or a load balancer splits. Counter
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
@@ -29,6 +29,16 @@ def _counts(queryset, field: str) -> dict[str, int]:
     return {
         row[field]: row["n"] for row in queryset.values(field).order_by().annotate(n=Count("pk"))
     }
+
+
+def _gauge_by_choice(
+    name: str, documentation: str, label: str, counts: dict[str, int], choices: Iterable[str]
+) -> GaugeMetricFamily:
+    """One sample per choice, also the ones at zero, so dashboards see every series."""
+    gauge = GaugeMetricFamily(name, documentation, labels=[label])
+    for choice in choices:
+        gauge.add_metric([choice], counts.get(choice, 0))
+    return gauge
 
 
 class PortalCollector(Collector):
@@ -92,25 +102,20 @@ class PortalCollector(Collector):
             value=(retries["n"] or 0) - retries["messages"],
         )
 
-        reports = GaugeMetricFamily(
+        yield _gauge_by_choice(
             "msd_reports_received",
             "Reports received from CBS, by kind (only goes up: reports are never deleted).",
-            labels=["kind"],
+            "kind",
+            _counts(Report.objects.all(), "kind"),
+            ReportKind.values,
         )
-        by_kind = _counts(Report.objects.all(), "kind")
-        for kind in ReportKind:
-            reports.add_metric([kind.value], by_kind.get(kind.value, 0))
-        yield reports
-
-        emails = GaugeMetricFamily(
+        yield _gauge_by_choice(
             "msd_notification_emails",
             "Notification e-mails by state (pending, sent, failed).",
-            labels=["state"],
+            "state",
+            _counts(EmailLedger.objects.all(), "state"),
+            DeliveryState.values,
         )
-        by_email_state = _counts(EmailLedger.objects.all(), "state")
-        for state in DeliveryState:
-            emails.add_metric([state.value], by_email_state.get(state.value, 0))
-        yield emails
 
         purged = GaugeMetricFamily(
             "msd_retention_purged_files",

@@ -70,7 +70,7 @@ class PeriodStatus:
         return [s for s in self.sets if s.current is None]
 
 
-def _latest_reports(request: HttpRequest, period_codes: set[str]) -> dict[int, Report]:
+def _latest_reports(request: HttpRequest) -> dict[int, Report]:
     """delivery id → its newest report."""
     reports = for_acting_municipality(Report.objects.filter(delivery__isnull=False), request)
     latest: dict[int, Report] = {}
@@ -133,7 +133,7 @@ def period_overview(request: HttpRequest, today: datetime.date | None = None) ->
         (f.data_set_id, f.period_code): f
         for f in delivered_files(request).filter(replaced_by__isnull=True)
     }
-    reports = _latest_reports(request, set())
+    reports = _latest_reports(request)
     result = []
     for half_year in open_half_years(today):
         period = ReportingPeriod.objects.for_half_year(half_year)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -47,6 +47,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         "bestandsnaam",
         "size",
         "state",
+        "waiting",
         "attempts",
         "next_attempt_at",
         "delivered_at",
@@ -64,6 +65,23 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     inlines = [AttemptInline]
     actions = ["resend_failed"]
     exclude = ("stored_name", "gb_token", "lease_until")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OutboundMessage]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _waits=ExpressionWrapper(
+                    Q(state__in=services.SENDABLE)
+                    & services.older_unfinished(MessageState.RETRYING),
+                    output_field=BooleanField(),
+                )
+            )
+        )
+
+    @admin.display(description=_("wacht op"), boolean=False)
+    def waiting(self, obj: OutboundMessage) -> str:
+        return str(_("wacht op eerdere aanlevering")) if getattr(obj, "_waits", False) else ""
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [f.name for f in OutboundMessage._meta.fields if f.name not in self.exclude]

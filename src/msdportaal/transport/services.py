@@ -13,7 +13,7 @@ import structlog
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from msdportaal.audit.models import AuditAction
@@ -39,6 +39,35 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SENDABLE = (MessageState.QUEUED, MessageState.RETRYING)
+UNFINISHED = (MessageState.QUEUED, MessageState.SENDING, MessageState.RETRYING)
+
+
+def older_unfinished(*states: MessageState) -> Exists:
+    """An older message of the same zender (gemeente) that is not delivered or failed yet.
+
+    Messages of one zender reach RINIS in ``tijdstipBericht`` order: while such an older
+    message exists, a newer one waits behind it (a RINIS that enforces StUF019 refuses a
+    message older than the zender's last one for good). A final failure releases the queue.
+    """
+    return Exists(
+        OutboundMessage.objects.filter(
+            municipality=OuterRef("municipality"),
+            tijdstip_bericht__lt=OuterRef("tijdstip_bericht"),
+            state__in=states or UNFINISHED,
+        )
+    )
+
+
+def waits_for_earlier(message: OutboundMessage) -> bool:
+    """True while *message* waits behind an older message of its gemeente that is waiting
+    for a retry (what the gemeente and IB see as "wacht op eerdere aanlevering")."""
+    if message.state not in SENDABLE:
+        return False
+    return OutboundMessage.objects.filter(
+        municipality_id=message.municipality_id,
+        tijdstip_bericht__lt=message.tijdstip_bericht,
+        state=MessageState.RETRYING,
+    ).exists()
 
 
 def _next_tijdstip(municipality: Municipality) -> str:
@@ -130,10 +159,11 @@ def lease_seconds() -> float:
 def claim(message_id: int) -> bool:
     """At most one send in flight per message: a conditional UPDATE takes the lease.
 
-    A lease that ran out (a worker died mid-send) may be taken over.
+    A lease that ran out (a worker died mid-send) may be taken over. A message whose
+    zender has an older unfinished message waits (:func:`older_unfinished`).
     """
     now = timezone.now()
-    claimable = Q(state__in=SENDABLE, next_attempt_at__lte=now) | Q(
+    claimable = (Q(state__in=SENDABLE, next_attempt_at__lte=now) & ~older_unfinished()) | Q(
         state=MessageState.SENDING, lease_until__lt=now
     )
     taken = OutboundMessage.objects.filter(claimable, pk=message_id).update(
@@ -230,10 +260,29 @@ def _attempt_send(message_id: int) -> MessageState | None:
         attempt.save()
         message.save()
         transaction.on_commit(lambda: message_state_changed.send(OutboundMessage, message=message))
+        if message.state in (MessageState.DELIVERED, MessageState.FAILED):
+            transaction.on_commit(lambda: trigger_next_of(message))
     logger.info(
         "message %s attempt %s: %s", message.referentienummer, attempt.number, message.state
     )
     return MessageState(message.state)
+
+
+def trigger_next_of(message: OutboundMessage) -> None:
+    """*message* is done: the next message of its zender, waiting behind it, may go."""
+    following = (
+        OutboundMessage.objects.filter(
+            municipality_id=message.municipality_id,
+            state__in=SENDABLE,
+            tijdstip_bericht__gt=message.tijdstip_bericht,
+            next_attempt_at__lte=timezone.now(),
+        )
+        .order_by("tijdstip_bericht")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is not None:
+        trigger(following)
 
 
 def due_messages() -> list[int]:
@@ -244,8 +293,13 @@ def due_messages() -> list[int]:
     lost_after = now - datetime.timedelta(seconds=2 * settings.MSD_OUTBOX_SWEEP_SECONDS)
     return list(
         OutboundMessage.objects.filter(
-            Q(state=MessageState.RETRYING, next_attempt_at__lte=now)
-            | Q(state=MessageState.QUEUED, next_attempt_at__lte=lost_after)
+            (
+                (
+                    Q(state=MessageState.RETRYING, next_attempt_at__lte=now)
+                    | Q(state=MessageState.QUEUED, next_attempt_at__lte=lost_after)
+                )
+                & ~older_unfinished()
+            )
             | Q(state=MessageState.SENDING, lease_until__lt=now)
         ).values_list("pk", flat=True)[:500]
     )

@@ -8,6 +8,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from .models import MessageState, OutboundMessage
+from .services import waits_for_earlier
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,13 @@ class ForwardingStatus:
 
 
 def forwarding_status(message: OutboundMessage | None) -> ForwardingStatus:
+    if message is not None and waits_for_earlier(message):
+        # Messages of one gemeente reach RINIS in order (services.older_unfinished).
+        return ForwardingStatus(
+            gettext("Nog niet doorgestuurd"),
+            gettext("nog niet doorgestuurd — wacht op eerdere aanlevering"),
+            "warning",
+        )
     if message is None or message.state in (MessageState.QUEUED, MessageState.SENDING):
         return ForwardingStatus(
             gettext("Ontvangen"), gettext("wordt doorgestuurd naar CBS"), "neutral"

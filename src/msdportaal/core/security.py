@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.http import is_same_domain
+from django.utils.http import is_same_domain, url_has_allowed_host_and_scheme
 
 
 class SecurityHeadersMiddleware:
@@ -28,6 +28,22 @@ class SecurityHeadersMiddleware:
         if policy:
             response.headers.setdefault("Permissions-Policy", policy)
         return response
+
+
+def local_path(request: HttpRequest, candidate: str | None) -> str:
+    """``candidate`` if it is an absolute path on this site (``/...``), else ``""``.
+
+    A ``next`` or ``RelayState`` from the browser must never send a user elsewhere
+    (``//evil.example``, ``https://evil.example``, ``javascript:``), and a bare word is
+    not a path either: ``redirect("word")`` would try it as a URL name and answer 500.
+    """
+    if not candidate or not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
+        return ""
+    if not url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    return candidate
 
 
 def admin_path_prefix() -> str:

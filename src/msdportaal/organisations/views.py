@@ -7,9 +7,11 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+
+from msdportaal.core.security import local_path
 
 from .decorators import municipal_user_required
 from .eherkenning import services as eherkenning
@@ -19,12 +21,9 @@ from .services import choose_municipality, log_in_municipal_user, update_profile
 
 
 def _next_url(request: HttpRequest, default: str = "overview:index") -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return default
+    """Where to go after this page: a local path from ``next``, else ``default``."""
+    candidate = request.POST.get("next") or request.GET.get("next")
+    return local_path(request, candidate) or (reverse(default) if default else "")
 
 
 def login_page(request: HttpRequest) -> HttpResponse:

@@ -11,10 +11,11 @@ from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from msdportaal.core.security import local_path
 
 from ..services import NoMunicipalityError, log_in_municipal_user
 from . import services
@@ -30,14 +31,6 @@ CANCELLED = {"AuthnFailed", "RequestDenied"}
 LEVEL_TOO_LOW = {"NoAuthnContext"}
 #: SAML limits RelayState to 80 bytes.
 RELAY_STATE_MAX = 80
-
-
-def _safe_next(request: HttpRequest, candidate: str | None) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return ""
 
 
 def _back_to_login(request: HttpRequest) -> HttpResponse:
@@ -61,7 +54,7 @@ def start(request: HttpRequest) -> HttpResponse:
             request, _("Inloggen met eHerkenning is op deze omgeving nog niet ingericht.")
         )
         return _back_to_login(request)
-    next_url = _safe_next(request, request.GET.get("next"))
+    next_url = local_path(request, request.GET.get("next"))
     if len(next_url.encode()) > RELAY_STATE_MAX:
         next_url = ""
     client = PortalEherkenningClient(request)
@@ -159,7 +152,7 @@ def acs(request: HttpRequest) -> HttpResponse:
             ),
         )
         return _back_to_login(request)
-    return redirect(_safe_next(request, request.GET.get("RelayState")) or "overview:index")
+    return redirect(local_path(request, request.GET.get("RelayState")) or "overview:index")
 
 
 def _identifiers(login: EherkenningLogin) -> str:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
+from msdportaal.core.client_ip import client_ip
+
 from . import chain
 from .models import AuditAction, AuditEntry
 
@@ -20,17 +22,6 @@ class _FromRequest:
 
 
 FROM_REQUEST = _FromRequest()
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The client's address as the WSGI server saw it.
-
-    X-Forwarded-For is never trusted here: behind a reverse proxy, pass the client
-    address by the PROXY protocol (gunicorn --proxy-protocol), which sets REMOTE_ADDR.
-    """
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def record(

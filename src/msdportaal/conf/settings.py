@@ -336,6 +336,10 @@ MIDDLEWARE.insert(0, "msdportaal.operations.middleware.RequestIdMiddleware")
 SECURE_REDIRECT_EXEMPT = [r"^gezond/$", r"^gereed/$", r"^metrics$"]
 # How long a readiness check may wait for the broker.
 MSD_HEALTH_TIMEOUT_SECONDS = env.float("MSD_HEALTH_TIMEOUT_SECONDS", default=2.0)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For names the client for the audit
+# trail and the login lockout (msdportaal.core.client_ip); from any other peer it is ignored.
+MSD_TRUSTED_PROXIES = env.list("MSD_TRUSTED_PROXIES", default=[])
+
 # Who may scrape /metrics (addresses or networks, by REMOTE_ADDR); anyone else gets 404.
 MSD_METRICS_ALLOWED_IPS = env.list("MSD_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # Retention: a delivered file's contents go this many days after RINIS accepted it (Bv03),
@@ -430,8 +434,8 @@ AXES_LOCKOUT_CALLABLE = "msdportaal.core.lockout.lockout_response"
 # Only a password login resets the failure count (a municipal login must not wipe it).
 AXES_HANDLER = "msdportaal.core.lockout.PasswordLoginHandler"
 MSD_LOCKOUT_PASSWORD_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
-# The client address as the WSGI server saw it, like the audit trail (no X-Forwarded-For).
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# The same client address as the audit trail (X-Forwarded-For from MSD_TRUSTED_PROXIES only).
+AXES_CLIENT_IP_CALLABLE = "msdportaal.core.client_ip.client_ip"
 # Successful logins are in the audit trail already; axes keeps only the failures.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_COOLOFF_MESSAGE = _("Te veel mislukte inlogpogingen. Probeer het later opnieuw.")

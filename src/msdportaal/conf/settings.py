@@ -260,6 +260,8 @@ MSD_DELIVERY_WINDOW_MONTHS = env.int("MSD_DELIVERY_WINDOW_MONTHS", default=3)
 MSD_CONSENT_OPENS_AFTER_MONTHS = env.int("MSD_CONSENT_OPENS_AFTER_MONTHS", default=3)
 # Largest file a gemeente may upload, checked while the upload streams in.
 MSD_UPLOAD_MAX_BYTES = env.int("MSD_UPLOAD_MAX_BYTES", default=500 * 1000 * 1000)
+# Most entries a ZIP may declare; checked on its end record, before any entry is read.
+MSD_ZIP_MAX_ENTRIES = env.int("MSD_ZIP_MAX_ENTRIES", default=100)
 # Uploads land here while they stream in: the same disk as MEDIA_ROOT, so storing is a rename.
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "upload-tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)

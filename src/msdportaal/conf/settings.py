@@ -306,9 +306,16 @@ CELERY_BEAT_SCHEDULE["daily-notifications"] = {
     "task": "msdportaal.notifications.tasks.daily_notifications",
     "schedule": 3600.0,
 }
+# A mail server that hangs must not hold a worker (or a request) for ever.
+EMAIL_TIMEOUT = 30
 # Links in e-mails point here.
 MSD_PUBLIC_URL = env.str("MSD_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# Receipts and confirmations whose trigger or retry was lost (docs/operations.md).
+CELERY_BEAT_SCHEDULE["sweep-emails"] = {
+    "task": "msdportaal.notifications.tasks.sweep_emails",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
     "task": "msdportaal.transport.tasks.sweep_outbox",
     "schedule": MSD_OUTBOX_SWEEP_SECONDS,

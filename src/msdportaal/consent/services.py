@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Sent after a submission is committed (``form``: the ConsentForm); notifications listen.
+#: Sent inside the submission's transaction (``form``: the ConsentForm); notifications
+#: listens and queues the confirmation e-mail in its ledger, so the e-mail commits or rolls
+#: back with the submission. Receivers only write rows; anything external goes in
+#: ``transaction.on_commit``. A receiver that raises undoes the submission, on purpose.
 consent_submitted = Signal()
 
 #: Drafts nobody confirmed are removed after this long (whenever a new draft is made).
@@ -184,13 +187,6 @@ def save_draft(
     return form
 
 
-def _announce(form: ConsentForm) -> None:
-    """Tells the listeners (notifications); a failing listener never undoes a submission."""
-    for receiver, result in consent_submitted.send_robust(ConsentForm, form=form):
-        if isinstance(result, Exception):
-            logger.error("consent_submitted receiver %r failed: %r", receiver, result)
-
-
 def submit(
     request: HttpRequest, form: ConsentForm, today: datetime.date | None = None
 ) -> ConsentForm:
@@ -251,8 +247,7 @@ def submit(
                 file_name=form.file_name,
                 sha256=form.sha256,
             )
-            submitted = form
-            transaction.on_commit(lambda: _announce(submitted), robust=True)
+            consent_submitted.send(ConsentForm, form=form)
     except BaseException:
         if stored_name and not committed:  # rolled back: nothing may point at the file
             default_storage.delete(stored_name)

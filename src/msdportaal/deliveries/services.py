@@ -26,6 +26,7 @@ from .archives import list_csv_entries
 from .models import DeliveredFile, Delivery, FileKind, StagedFile, UploadBatch
 from .naming import NameRefused, check_stuf_name, parse_csv_name
 from .selectors import current_file
+from .signals import batch_confirmed
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -267,7 +268,7 @@ def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:
             deliveries.append(delivery)
         batch.confirmed_at = timezone.now()
         batch.save(update_fields=["confirmed_at"])
-        transaction.on_commit(lambda: send_receipt(batch))
+        batch_confirmed.send(UploadBatch, batch=batch)  # the receipt is queued in this transaction
     return deliveries
 
 
@@ -282,12 +283,3 @@ def discard_batch(batch: UploadBatch) -> None:
     for name in names:
         default_storage.delete(name)
 
-
-def send_receipt(batch: UploadBatch) -> None:
-    """The receipt e-mail. A mail server failure never undoes a delivery."""
-    from .emails import send_receipt_email
-
-    try:
-        send_receipt_email(batch)
-    except Exception:
-        logger.exception("Receipt e-mail for batch %s could not be sent", batch.pk)

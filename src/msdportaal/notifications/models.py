@@ -138,13 +138,21 @@ class Notification(models.Model):
 
 
 class DeliveryState(models.TextChoices):
+    QUEUED = "queued", _("Wacht op verzending")
     PENDING = "pending", _("Bezig")
     SENT = "sent", _("Verstuurd")
     FAILED = "failed", _("Mislukt")
 
 
 class EmailLedger(models.Model):
-    """One row per (event, recipient): the once-only guarantee for e-mail."""
+    """One row per (event, recipient): the once-only guarantee for e-mail.
+
+    Two kinds of rows share the table. Notification e-mails are rendered when they are
+    sent (the hourly run calls ``notify`` again). Stored e-mails (receipts, consent
+    confirmations) carry their ``subject``/``body``/``html``: the row is written in the
+    transaction that makes the event true, starts as *queued*, and a task or the sweeper
+    sends it (``services.queue_email``, ``services.deliver_stored``).
+    """
 
     key = models.CharField(max_length=150)
     recipient = models.EmailField()
@@ -163,6 +171,11 @@ class EmailLedger(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    #: Stored e-mails only: when the next attempt is due (None: rendered on the fly).
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("verstuurde e-mail")

@@ -9,6 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from msdportaal.consent.emails import confirmation_email, confirmation_key
+from msdportaal.consent.models import ConsentForm
+from msdportaal.consent.services import consent_submitted
+from msdportaal.deliveries.emails import receipt_email, receipt_key
+from msdportaal.deliveries.models import UploadBatch
+from msdportaal.deliveries.signals import batch_confirmed
 from msdportaal.organisations.signals import profile_completed
 from msdportaal.periods.models import ReportingPeriod
 from msdportaal.reports.models import Report, ReportKind
@@ -16,12 +22,28 @@ from msdportaal.reports.services import report_received
 
 from .models import Event, NotificationSettings
 from .schedule import consent_for
-from .services import Message, ensure_contact_for, notify
+from .services import Message, ensure_contact_for, notify, queue_email
 
 
 @receiver(profile_completed)
 def _contact_for_new_user(sender: Any, user: Any, **kwargs: Any) -> None:
     ensure_contact_for(user, user.municipalities.all())
+
+
+@receiver(batch_confirmed)
+def _receipt(sender: Any, batch: UploadBatch, **kwargs: Any) -> None:
+    """Inside the confirm's transaction: the receipt exists exactly when the batch does."""
+    email = receipt_email(batch)
+    if email is not None:
+        queue_email(receipt_key(batch), email, batch.municipality)
+
+
+@receiver(consent_submitted)
+def _consent_confirmation(sender: Any, form: ConsentForm, **kwargs: Any) -> None:
+    """Inside the submission's transaction, like the receipt."""
+    email = confirmation_email(form)
+    if email is not None:
+        queue_email(confirmation_key(form), email, form.municipality)
 
 
 @receiver(report_received)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -22,6 +23,10 @@ logger = logging.getLogger(__name__)
 #: A ledger row still "pending" after this long belongs to a run that died: retry it.
 STALE_PENDING = datetime.timedelta(minutes=30)
 MAX_ATTEMPTS = 3
+#: Stored e-mails (receipts, confirmations) are tried this often, backing off to an hour
+#: between attempts: about nine hours of mail server trouble before one is given up.
+STORED_MAX_ATTEMPTS = 14
+STORED_MAX_BACKOFF = datetime.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,122 @@ def _send_once(
     EmailLedger.objects.filter(pk=row.pk).update(
         state=DeliveryState.SENT, sent_at=timezone.now(), error=""
     )
+
+
+# --- stored e-mails: written with the event, sent by a task, swept if the task is lost ---
+
+
+def queue_email(
+    key: str, email: EmailMultiAlternatives, municipality: Municipality | None = None
+) -> list[EmailLedger]:
+    """Writes ``email`` to the ledger, one *queued* row per recipient, in the caller's
+    transaction; after the commit a task sends it.
+
+    Called from inside the transaction that makes the event true (a confirmed batch, a
+    submitted consent form), so the e-mail exists exactly when the event does: a crash or
+    a lost broker message after the commit delays it until the sweeper runs, and the
+    unique ``(key, recipient)`` makes a second call for the same event a no-op.
+    """
+    now = timezone.now()
+    html = next((content for content, kind in email.alternatives if kind == "text/html"), "")
+    rows = []
+    for recipient in dict.fromkeys(address.lower() for address in email.to):
+        try:
+            with transaction.atomic():
+                rows.append(
+                    EmailLedger.objects.create(
+                        key=key,
+                        recipient=recipient,
+                        municipality=municipality,
+                        state=DeliveryState.QUEUED,
+                        claimed_at=now,
+                        next_attempt_at=now,
+                        subject=email.subject[:300],
+                        body=str(email.body),
+                        html=str(html),
+                    )
+                )
+        except IntegrityError:
+            continue  # already queued or sent for this event
+    for row in rows:
+        transaction.on_commit(lambda pk=row.pk: trigger_email(pk))
+    return rows
+
+
+def trigger_email(row_id: int, countdown: float = 0) -> None:
+    from .tasks import send_stored_email
+
+    try:
+        send_stored_email.apply_async((row_id,), countdown=countdown)
+    except Exception:  # the broker is away: the sweeper sends it
+        logger.warning("Could not queue e-mail %s; the sweeper will send it", row_id)
+
+
+def _backoff(attempts: int) -> datetime.timedelta:
+    return min(datetime.timedelta(minutes=2 ** max(attempts - 1, 0)), STORED_MAX_BACKOFF)
+
+
+def _due(now: datetime.datetime) -> Q:
+    return Q(
+        state__in=[DeliveryState.QUEUED, DeliveryState.FAILED],
+        next_attempt_at__lte=now,
+        attempts__lt=STORED_MAX_ATTEMPTS,
+    ) | Q(
+        state=DeliveryState.PENDING,
+        next_attempt_at__isnull=False,
+        claimed_at__lt=now - STALE_PENDING,
+        attempts__lt=STORED_MAX_ATTEMPTS,
+    )
+
+
+def deliver_stored(row_id: int, now: datetime.datetime | None = None) -> bool:
+    """Sends one stored e-mail if it is due and this run wins it; True when it went out.
+
+    The claim is a conditional UPDATE, so a task, its retry and the sweeper never send the
+    same row at once; a row is *sent* only after the mail server accepted it.
+    """
+    now = now or timezone.now()
+    row = EmailLedger.objects.filter(_due(now), pk=row_id).first()
+    if row is None:
+        return False
+    taken = EmailLedger.objects.filter(pk=row.pk, attempts=row.attempts, state=row.state).update(
+        state=DeliveryState.PENDING, attempts=row.attempts + 1, claimed_at=timezone.now()
+    )
+    if not taken:
+        return False
+    email = EmailMultiAlternatives(subject=row.subject, body=row.body, to=[row.recipient])
+    if row.html:
+        email.attach_alternative(row.html, "text/html")
+    try:
+        email.send()
+    except Exception as exc:  # the mail server is away or refuses: try again later
+        attempts = row.attempts + 1
+        delay = _backoff(attempts)
+        logger.warning(
+            "E-mail %s to %s failed (attempt %s): %s", row.key, row.recipient, attempts, exc
+        )
+        EmailLedger.objects.filter(pk=row.pk).update(
+            state=DeliveryState.FAILED,
+            error=str(exc)[:500],
+            next_attempt_at=timezone.now() + delay,
+        )
+        if attempts < STORED_MAX_ATTEMPTS:
+            trigger_email(row.pk, countdown=delay.total_seconds())
+        else:
+            logger.error("E-mail %s to %s given up after %s attempts", row.key, row.recipient, attempts)
+        return False
+    EmailLedger.objects.filter(pk=row.pk).update(
+        state=DeliveryState.SENT, sent_at=timezone.now(), error=""
+    )
+    return True
+
+
+def sweep_stored_emails(now: datetime.datetime | None = None) -> int:
+    """Sends every stored e-mail that is due: a lost trigger, a retry whose task was lost,
+    a row left *pending* by a worker that died. Returns how many went out."""
+    now = now or timezone.now()
+    due = EmailLedger.objects.filter(_due(now)).order_by("next_attempt_at", "pk")
+    return sum(deliver_stored(pk, now) for pk in due.values_list("pk", flat=True)[:500])
 
 
 def ensure_contact_for(user: object, municipalities: Iterable[Municipality]) -> None:

@@ -14,6 +14,8 @@ from django.urls import reverse
 from msdportaal.audit.models import AuditAction, AuditEntry
 from msdportaal.conftest import stored_files
 from msdportaal.deliveries.models import DeliveredFile, Delivery, StagedFile, UploadBatch
+from msdportaal.notifications.models import EmailLedger
+from msdportaal.notifications.tasks import send_stored_email
 from msdportaal.periods.calendar import HalfYear
 from msdportaal.periods.models import DataSet, NamingMode, ReportingPeriod
 
@@ -99,7 +101,9 @@ def test_csv_upload_check_and_confirm(
     with default_storage.open(delivery.stored_name) as stored:
         assert hashlib.sha256(stored.read()).hexdigest() == hashlib.sha256(content).hexdigest()
     assert "MSD_" not in delivery.stored_name
-    # Receipt by e-mail through the SMTP server.
+    # Receipt by e-mail through the SMTP server, sent by the task the commit triggered.
+    (queued,) = EmailLedger.objects.filter(key=f"receipt:{delivery.batch_id}")
+    send_stored_email(queued.pk)
     (receipt,) = mailbox.to(user_a.email)
     assert "Ontvangstbevestiging aanlevering Amsterdam" in receipt["Subject"]
     assert delivery.reference in receipt.get_body(("plain",)).get_content()

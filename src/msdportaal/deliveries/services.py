@@ -282,4 +282,3 @@ def discard_batch(batch: UploadBatch) -> None:
         batch.delete()
     for name in names:
         default_storage.delete(name)
-

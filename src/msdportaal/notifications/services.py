@@ -230,7 +230,9 @@ def deliver_stored(row_id: int, now: datetime.datetime | None = None) -> bool:
         if attempts < STORED_MAX_ATTEMPTS:
             trigger_email(row.pk, countdown=delay.total_seconds())
         else:
-            logger.error("E-mail %s to %s given up after %s attempts", row.key, row.recipient, attempts)
+            logger.error(
+                "E-mail %s to %s: gave up after %s tries", row.key, row.recipient, attempts
+            )
         return False
     EmailLedger.objects.filter(pk=row.pk).update(
         state=DeliveryState.SENT, sent_at=timezone.now(), error=""

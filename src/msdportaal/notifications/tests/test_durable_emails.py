@@ -1,0 +1,197 @@
+"""Every acknowledgement survives: receipts and consent confirmations are in the ledger the
+moment the event commits, and a mail server that is down or refuses only delays them."""
+
+from __future__ import annotations
+
+import datetime
+import socket
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.test import Client
+
+from msdportaal.consent.tests.factories import PREVIOUS, report, submit
+from msdportaal.deliveries.models import Delivery
+from msdportaal.deliveries.tests.factories import CURRENT, csv_bytes, csv_file
+from msdportaal.notifications.models import DeliveryState, EmailLedger
+from msdportaal.notifications.services import sweep_stored_emails
+from msdportaal.notifications.tasks import send_stored_email
+
+pytestmark = pytest.mark.django_db
+LATER = datetime.timedelta(minutes=5)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens once the socket is closed
+
+
+class _Refusing:
+    """A mail server that is there but refuses for now, as a full queue or greylisting does."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "451 4.3.0 Probeer het later opnieuw"
+
+
+@pytest.fixture
+def refusing_smtp() -> Iterator[Controller]:
+    controller = Controller(_Refusing(), hostname="127.0.0.1", port=closed_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture(params=["down", "refusing"])
+def smtp_trouble(request: Any, settings: Any) -> Iterator[None]:
+    """The mail server unreachable or refusing until the test restores the setting."""
+    if request.param == "down":
+        settings.EMAIL_PORT = closed_port()
+        yield
+    else:
+        controller = request.getfixturevalue("refusing_smtp")
+        settings.EMAIL_PORT = controller.port
+        yield
+
+
+def confirm(client: Client, content: bytes | None = None) -> Delivery:
+    name = f"MSD_WMO-BASIS_0363_{CURRENT}.csv"
+    response = client.post("/aanleveren/", {"files": [csv_file(name, content or csv_bytes())]})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    response = client.post(response["Location"], {"confirm": "1"}, follow=True)
+    assert response.status_code == 200
+    assert "Aanlevering ontvangen" in response.content.decode()
+    return Delivery.objects.latest("pk")
+
+
+def receipts(mailbox: Any, address: str) -> list[str]:
+    return [
+        m.get_body(("plain",)).get_content()
+        for m in mailbox.to(address)
+        if "Ontvangstbevestiging" in m["Subject"]
+    ]
+
+
+def test_a_receipt_waits_for_the_mail_server_and_goes_out_once(
+    client_a: Client,
+    user_a: Any,
+    mailbox: Any,
+    settings: Any,
+    smtp_server: Any,
+    smtp_trouble: None,
+    fixed_today: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = confirm(client_a)  # the confirm succeeds whatever the mail server does
+    row = EmailLedger.objects.get(key=f"receipt:{delivery.batch_id}")
+    assert row.state == DeliveryState.QUEUED
+    assert delivery.reference in row.body
+
+    assert send_stored_email(row.pk) is False  # what the triggered task does now
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == (DeliveryState.FAILED, 1)
+    assert row.error
+    assert receipts(mailbox, user_a.email) == []
+
+    settings.EMAIL_PORT = smtp_server[0].port  # the mail server is back
+    assert sweep_stored_emails() == 0  # the back-off is not over yet
+    fixed_today.shift(LATER)
+    assert sweep_stored_emails() == 1
+    assert send_stored_email(row.pk) is False  # a late retry of the task sends nothing
+    fixed_today.shift(LATER)
+    assert sweep_stored_emails() == 0
+    (receipt,) = receipts(mailbox, user_a.email)
+    assert delivery.reference in receipt
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.error) == (DeliveryState.SENT, 2, "")
+
+
+def test_receipts_match_confirmed_batches_through_trouble_and_lost_triggers(
+    client_a: Client,
+    user_a: Any,
+    mailbox: Any,
+    settings: Any,
+    smtp_server: Any,
+    fixed_today: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Six confirms: two while the mail server is down (their task fails), two whose trigger
+    is lost (no commit callback runs, as when the broker is away), two in good order."""
+    from msdportaal.deliveries.models import UploadBatch
+
+    working_port = smtp_server[0].port
+    references = []
+    for number in range(6):
+        settings.EMAIL_PORT = closed_port() if number in (1, 2) else working_port
+        if number in (3, 4):
+            delivery = confirm(client_a, csv_bytes(10 + number))  # trigger lost
+        else:
+            with django_capture_on_commit_callbacks(execute=True):
+                delivery = confirm(client_a, csv_bytes(10 + number))
+            send_stored_email(EmailLedger.objects.get(key=f"receipt:{delivery.batch_id}").pk)
+        references.append(delivery.reference)
+    settings.EMAIL_PORT = working_port
+    assert len(receipts(mailbox, user_a.email)) == 2  # the two in good order, at once
+
+    for _ in range(3):  # the sweeper runs every minute, more than once meanwhile
+        fixed_today.shift(LATER)
+        sweep_stored_emails()
+    for row in EmailLedger.objects.all():  # and late duplicate triggers change nothing
+        send_stored_email(row.pk)
+
+    sent = receipts(mailbox, user_a.email)
+    confirmed = UploadBatch.objects.filter(confirmed_at__isnull=False).count()
+    assert len(sent) == confirmed == 6
+    per_reference = Counter(ref for ref in references for body in sent if ref in body)
+    assert per_reference == Counter({ref: 1 for ref in references})
+    assert set(EmailLedger.objects.values_list("state", flat=True)) == {DeliveryState.SENT}
+
+
+def test_the_consent_confirmation_waits_for_the_mail_server_and_goes_out_once(
+    client_a: Client,
+    municipality_a: Any,
+    mailbox: Any,
+    settings: Any,
+    smtp_server: Any,
+    smtp_trouble: None,
+    fixed_today: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    report(municipality_a, PREVIOUS)
+    address = "besluit@amsterdam.example"
+    with django_capture_on_commit_callbacks(execute=True):
+        form = submit(client_a, PREVIOUS, {"KOSTEN_SBO": "nee"}, email=address)
+    row = EmailLedger.objects.get(key=f"consent-confirmation:{form.pk}")
+    assert (row.recipient, row.state) == (address, DeliveryState.QUEUED)
+    assert send_stored_email(row.pk) is False
+    assert mailbox.to(address) == []
+
+    settings.EMAIL_PORT = smtp_server[0].port
+    fixed_today.shift(LATER)
+    assert sweep_stored_emails() == 1
+    fixed_today.shift(LATER)
+    assert sweep_stored_emails() == 0
+    (message,) = mailbox.to(address)
+    assert message["Subject"] == f"Bevestiging toestemming Amsterdam voor {PREVIOUS}"
+    body = message.get_body(("plain",)).get_content()
+    assert form.reference in body
+    decisions = [line.rsplit(": ", 1)[1] for line in body.splitlines() if line.startswith("- ")]
+    assert decisions == ["ja", "ja", "ja", "ja", "nee"]
+    assert "Beste Fatima de Vries" in body
+
+
+def test_a_second_confirm_of_the_same_batch_queues_no_second_receipt(
+    client_a: Client, user_a: Any, mailbox: Any
+) -> None:
+    name = f"MSD_WMO-BASIS_0363_{CURRENT}.csv"
+    check_url = client_a.post("/aanleveren/", {"files": [csv_file(name, csv_bytes())]})["Location"]
+    client_a.post(check_url, {"confirm": "1"})
+    client_a.post(check_url, {"confirm": "1"})  # double click, back button, retried request
+    assert EmailLedger.objects.count() == 1
+    sweep_stored_emails()
+    sweep_stored_emails()
+    assert len(receipts(mailbox, user_a.email)) == 1

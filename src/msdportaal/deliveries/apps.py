@@ -6,3 +6,6 @@ class DeliveriesConfig(AppConfig):
     name = "msdportaal.deliveries"
     label = "deliveries"
     verbose_name = _("Aanleveringen")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401

@@ -266,6 +266,15 @@ MSD_ZIP_MAX_ENTRIES = env.int("MSD_ZIP_MAX_ENTRIES", default=100)
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "upload-tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_HANDLERS = ["msdportaal.deliveries.uploads.HashingUploadHandler"]
+# A temporary upload file not written to for this long belongs to a request that died (a
+# killed web worker): the periodic task remove_orphaned_upload_files removes it.
+MSD_UPLOAD_TMP_MAX_IDLE_MINUTES = env.int("MSD_UPLOAD_TMP_MAX_IDLE_MINUTES", default=60)
+if MSD_UPLOAD_TMP_MAX_IDLE_MINUTES < 5:
+    raise ImproperlyConfigured("MSD_UPLOAD_TMP_MAX_IDLE_MINUTES must be at least 5.")
+CELERY_BEAT_SCHEDULE["remove-orphaned-upload-files"] = {
+    "task": "msdportaal.deliveries.tasks.remove_orphaned_upload_files",
+    "schedule": 900.0,
+}
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 # Consent CSV (DESIGN.md §3.5): the period column's header. The original example spells it

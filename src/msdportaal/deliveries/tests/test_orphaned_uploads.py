@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ def gunicorn(tmp_path: Path) -> Any:
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "msdportaal.wsgi:application", "--bind",
          f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120", "--preload"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=(tmp_path / "gunicorn.log").open("wb"),
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
     def listening() -> bool:
@@ -67,7 +66,8 @@ def test_a_killed_web_worker_leaves_a_file_the_sweeper_removes(
     process, port, upload_tmp = gunicorn
     head = (
         f"--{BOUNDARY}\r\n"
-        'Content-Disposition: form-data; name="files"; filename="MSD_WMO-BASIS_0363_2026HJ01.csv"\r\n'
+        'Content-Disposition: form-data; name="files"; '
+        'filename="MSD_WMO-BASIS_0363_2026HJ01.csv"\r\n'
         "Content-Type: text/csv\r\n\r\n"
     ).encode()
     declared = 20 * 1024 * 1024

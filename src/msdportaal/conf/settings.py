@@ -304,7 +304,9 @@ MSD_RINIS_FACING_URL = env.str("MSD_RINIS_FACING_URL", default="").rstrip("/")
 # Trust the client-certificate headers a TLS-terminating proxy sets (nginx:
 # $ssl_client_escaped_cert / $ssl_client_verify). Only enable behind such a proxy.
 MSD_TRUST_CLIENT_CERT_HEADERS = env.bool("MSD_TRUST_CLIENT_CERT_HEADERS", default=False)
-# ...and only when the request comes from one of these addresses (the proxy itself).
+# ...and only when the request comes from one of these addresses (the proxy itself). From
+# them alone X-Forwarded-For also names the client, for the audit trail and the login
+# lockout (msdportaal.core.client_ip); from any other peer it is ignored.
 MSD_TRUSTED_PROXIES = env.list("MSD_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 # Largest message RINIS may deliver to our inbound endpoint (the SOAP body, base64 and all).
 MSD_INBOUND_MAX_BYTES = env.int("MSD_INBOUND_MAX_BYTES", default=48 * 1024 * 1024)
@@ -354,10 +356,6 @@ MIDDLEWARE.insert(0, "msdportaal.operations.middleware.RequestIdMiddleware")
 SECURE_REDIRECT_EXEMPT = [r"^gezond/$", r"^gereed/$", r"^metrics$"]
 # How long a readiness check may wait for the broker.
 MSD_HEALTH_TIMEOUT_SECONDS = env.float("MSD_HEALTH_TIMEOUT_SECONDS", default=2.0)
-# Reverse proxies (addresses or networks) whose X-Forwarded-For names the client for the audit
-# trail and the login lockout (msdportaal.core.client_ip); from any other peer it is ignored.
-MSD_TRUSTED_PROXIES = env.list("MSD_TRUSTED_PROXIES", default=[])
-
 # Who may scrape /metrics (addresses or networks, by REMOTE_ADDR); anyone else gets 404.
 MSD_METRICS_ALLOWED_IPS = env.list("MSD_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # Retention: a delivered file's contents go this many days after RINIS accepted it (Bv03),

@@ -296,8 +296,10 @@ MSD_RINIS_FROM_ADDRESS = env.str("MSD_RINIS_FROM_ADDRESS", default="urn:msdporta
 # First retry after this many seconds, doubling each time (with jitter) up to the maximum.
 MSD_RINIS_RETRY_BASE_SECONDS = env.float("MSD_RINIS_RETRY_BASE_SECONDS", default=30.0)
 MSD_RINIS_RETRY_MAX_SECONDS = env.float("MSD_RINIS_RETRY_MAX_SECONDS", default=3600.0)
-# How often the sweeper looks for messages a lost task left behind.
-MSD_OUTBOX_SWEEP_SECONDS = env.float("MSD_OUTBOX_SWEEP_SECONDS", default=30.0)
+# How often the sweeper looks for messages a lost task left behind (one indexed query).
+MSD_OUTBOX_SWEEP_SECONDS = env.float("MSD_OUTBOX_SWEEP_SECONDS", default=5.0)
+# After RINIS answers again: how many waiting messages may be in flight at once.
+MSD_OUTBOX_RECOVERY_BATCH = env.int("MSD_OUTBOX_RECOVERY_BATCH", default=8)
 # The portal's address as RINIS reaches it (mutual TLS at the proxy): Grote Berichten
 # downloads and the inbound endpoint live under it.
 MSD_RINIS_FACING_URL = env.str("MSD_RINIS_FACING_URL", default="").rstrip("/")

@@ -136,6 +136,9 @@ class OutboundMessage(models.Model):
     attempts = models.PositiveIntegerField(_("pogingen"), default=0)
     next_attempt_at = models.DateTimeField(_("volgende poging"), null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    #: When a task was last put on the broker for it: the sweeper leaves it to that task
+    #: for a while instead of queuing a duplicate every sweep.
+    triggered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("aangemaakt"), auto_now_add=True)
     #: Retries go on until this moment plus the retry window; a manual resend restarts it.
     window_started_at = models.DateTimeField(_("pogingen sinds"), default=timezone.now)

@@ -146,6 +146,8 @@ def enqueue(
 def trigger(message_id: int) -> None:
     from .tasks import send_outbound_message
 
+    OutboundMessage.objects.filter(pk=message_id).update(triggered_at=timezone.now())
+
     try:
         send_outbound_message.delay(message_id)
     except Exception:  # the sweeper picks the message up
@@ -262,6 +264,8 @@ def _attempt_send(message_id: int) -> MessageState | None:
         transaction.on_commit(lambda: message_state_changed.send(OutboundMessage, message=message))
         if message.state in (MessageState.DELIVERED, MessageState.FAILED):
             transaction.on_commit(lambda: trigger_next_of(message))
+        if message.state == MessageState.DELIVERED:
+            transaction.on_commit(release_waiting)
     logger.info(
         "message %s attempt %s: %s", message.referentienummer, attempt.number, message.state
     )
@@ -285,6 +289,46 @@ def trigger_next_of(message: OutboundMessage) -> None:
         trigger(following)
 
 
+def release_waiting() -> list[int]:
+    """A send just succeeded, so RINIS (our one endpoint) answers again: messages waiting
+    for a retry after a failure of the endpoint (no StUF answer: connection, time-out,
+    HTTP error) are due now instead of after their back-off.
+
+    Gently: at most ``MSD_OUTBOX_RECOVERY_BATCH`` messages are in flight (sending, or due
+    and triggered) at a time; every success releases the next ones, so a backlog drains
+    at that pace. A message refused with a Fo03 keeps its back-off.
+    """
+    now = timezone.now()
+    limit = settings.MSD_OUTBOX_RECOVERY_BATCH
+    in_flight = OutboundMessage.objects.filter(
+        Q(state=MessageState.SENDING) | Q(state__in=SENDABLE, next_attempt_at__lte=now)
+    ).count()
+    room = limit - in_flight
+    if room <= 0:
+        return []
+    endpoint_failed = Exists(
+        OutboundAttempt.objects.filter(
+            message=OuterRef("pk"), number=OuterRef("attempts"), outcome=AttemptOutcome.ERROR
+        )
+    )
+    released = list(
+        OutboundMessage.objects.filter(
+            endpoint_failed, state=MessageState.RETRYING, next_attempt_at__gt=now
+        )
+        .exclude(older_unfinished())
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:room]
+    )
+    OutboundMessage.objects.filter(pk__in=released, state=MessageState.RETRYING).update(
+        next_attempt_at=now
+    )
+    for message_id in released:
+        trigger(message_id)
+    if released:
+        logger.info("RINIS answers again: %d waiting messages released", len(released))
+    return released
+
+
 def due_messages() -> list[int]:
     """What the sweeper should trigger: retries that are due, sends a dead worker left
     behind, and new messages whose on-commit task seems lost (not the ones it is still
@@ -292,7 +336,8 @@ def due_messages() -> list[int]:
     now = timezone.now()
     lost_after = now - datetime.timedelta(seconds=2 * settings.MSD_OUTBOX_SWEEP_SECONDS)
     return list(
-        OutboundMessage.objects.filter(
+        OutboundMessage.objects.exclude(triggered_at__gt=lost_after)
+        .filter(
             (
                 (
                     Q(state=MessageState.RETRYING, next_attempt_at__lte=now)
@@ -301,7 +346,8 @@ def due_messages() -> list[int]:
                 & ~older_unfinished()
             )
             | Q(state=MessageState.SENDING, lease_until__lt=now)
-        ).values_list("pk", flat=True)[:500]
+        )
+        .values_list("pk", flat=True)[:500]
     )
 
 

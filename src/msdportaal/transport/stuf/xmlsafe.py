@@ -13,13 +13,24 @@ Why a parser *target*: libxml2's tree builder refuses text nodes over 10 MB unle
 Building the tree from SAX events with :class:`lxml.etree.TreeBuilder` keeps every
 libxml2 safety limit on (``huge_tree=False``) while text of any size is joined in
 Python. The result is an ordinary lxml tree that XMLSchema can validate.
+
+Why structural limits: :class:`lxml.etree.TreeBuilder` adds each attribute and namespace
+declaration through libxml2 calls that first scan the element's existing ones, so one
+element with *n* attributes costs O(n²) (issue 18: 40 000 attributes took 12 s, 200 000
+froze a web process for 7.5 minutes), and every element costs a Python callback.
+libxml2's own SAX parse is linear, so the target counts elements, depth, attributes and
+namespace declarations *before* handing an element to the builder and stops the parse
+at the first one over a limit; :func:`_feed` refuses a tag over ``MAX_TAG_BYTES`` before
+it is even complete. The limits are far above anything a StUF-GGk message needs (an
+envelope has ~25 elements, at most 2 attributes and 4 namespace declarations on one
+element). docs/security.md ("XML") lists them.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from lxml import etree
 
@@ -29,6 +40,21 @@ from .errors import InvalidXmlError, SchemaResolutionError
 #: headers fits easily; anything bigger is refused before libxml2 sees it.
 MAX_XML_BYTES: Final = 48 * 1024 * 1024
 
+#: Structural limits checked while parsing (see the module docstring). An element over a
+#: per-element limit is refused before it is built, so the quadratic cost of building
+#: one element is bounded by the per-element limits and the total by the document limits.
+MAX_ELEMENTS: Final = 10_000
+MAX_DEPTH: Final = 64
+MAX_ATTRIBUTES_PER_ELEMENT: Final = 50
+MAX_ATTRIBUTES: Final = 10_000
+MAX_NAMESPACES_PER_ELEMENT: Final = 50
+MAX_NAMESPACES: Final = 1_000
+
+#: One tag, name plus attributes (a StUF tag is under 1 KB), see :func:`_feed`.
+MAX_TAG_BYTES: Final = 1_000_000
+
+_FEED_CHUNK: Final = 1 << 16
+
 #: Folder with the copied official schemas (see its README files).
 SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
 GGK_MSG_XSD: Final = SCHEMA_DIR / "stuf-ggk" / "ggk0310_21" / "ggkberichten" / "ggk0310_msg.xsd"
@@ -36,7 +62,8 @@ GB_PULL_XSD: Final = SCHEMA_DIR / "digikoppeling-gb" / "gb-pull.xsd"
 
 
 class _GuardedTreeTarget:
-    """Parser target that builds an lxml tree and refuses any DOCTYPE.
+    """Parser target that builds an lxml tree, refuses any DOCTYPE and enforces the
+    structural limits (``MAX_ELEMENTS`` … ``MAX_NAMESPACES``).
 
     Comments and processing instructions are dropped (no ``comment``/``pi`` methods):
     nothing we read needs them.
@@ -44,25 +71,67 @@ class _GuardedTreeTarget:
 
     def __init__(self) -> None:
         self._builder = etree.TreeBuilder()
-        self.doctype_seen = False
+        #: The first refusal raised from a callback: lxml may replace it with its own error
+        #: (e.g. "missing toplevel element" from close()), so it is re-raised from here.
+        self.refusal: InvalidXmlError | None = None
+        self._depth = 0
+        self._elements = 0
+        self._attributes = 0
+        self._namespaces = 0
+        #: Callbacks so far: :func:`_feed` watches this to see the parser making progress.
+        self.events = 0
 
     def start(
         self, tag: str, attrib: dict[str, str], nsmap: dict[str | None, str] | None = None
     ) -> etree._Element:
+        # lxml passes only the namespaces *declared* on this element in nsmap.
+        self.events += 1
+        attributes = len(attrib)
+        namespaces = len(nsmap) if nsmap else 0
+        self._depth += 1
+        self._elements += 1
+        self._attributes += attributes
+        self._namespaces += namespaces
+        if attributes > MAX_ATTRIBUTES_PER_ELEMENT:
+            self.refuse(
+                f"too many attributes on one element ({attributes} > {MAX_ATTRIBUTES_PER_ELEMENT})"
+            )
+        if namespaces > MAX_NAMESPACES_PER_ELEMENT:
+            self.refuse(
+                "too many namespace declarations on one element "
+                f"({namespaces} > {MAX_NAMESPACES_PER_ELEMENT})"
+            )
+        if self._depth > MAX_DEPTH:
+            self.refuse(f"elements nested too deeply (more than {MAX_DEPTH} levels)")
+        if self._elements > MAX_ELEMENTS:
+            self.refuse(f"too many elements (more than {MAX_ELEMENTS})")
+        if self._attributes > MAX_ATTRIBUTES:
+            self.refuse(f"too many attributes (more than {MAX_ATTRIBUTES})")
+        if self._namespaces > MAX_NAMESPACES:
+            self.refuse(f"too many namespace declarations (more than {MAX_NAMESPACES})")
         return self._builder.start(tag, attrib, nsmap)
 
     def end(self, tag: str) -> etree._Element:
+        self.events += 1
+        self._depth -= 1
         return self._builder.end(tag)
 
     def data(self, data: str) -> None:
+        self.events += 1
         self._builder.data(data)
 
     def doctype(self, name: str | None, pubid: str | None, system: str | None) -> None:
-        self.doctype_seen = True
-        raise InvalidXmlError("DOCTYPE is not allowed")
+        self.refuse("DOCTYPE is not allowed")
 
     def close(self) -> etree._Element:
+        if self.refusal is not None:
+            raise InvalidXmlError(str(self.refusal))
         return self._builder.close()
+
+    def refuse(self, reason: str) -> NoReturn:
+        if self.refusal is None:
+            self.refusal = InvalidXmlError(reason)
+        raise self.refusal
 
 
 def safe_fromstring(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
@@ -88,18 +157,49 @@ def safe_fromstring(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._El
         remove_pis=True,
     )
     try:
-        root = etree.fromstring(bytes(data), parser)
+        _feed(parser, target, bytes(data))
+        root = parser.close()
     except InvalidXmlError:
         raise
     except (etree.XMLSyntaxError, etree.ParserError, ValueError, TypeError) as exc:
-        if target.doctype_seen:
-            raise InvalidXmlError("DOCTYPE is not allowed") from exc
+        if target.refusal is not None:
+            raise InvalidXmlError(str(target.refusal)) from exc
         raise InvalidXmlError(f"not well-formed XML: {exc}") from exc
-    if target.doctype_seen:  # pragma: no cover - the callback already raised
-        raise InvalidXmlError("DOCTYPE is not allowed")
+    if target.refusal is not None:  # pragma: no cover - the callback already raised
+        raise target.refusal
     if not isinstance(root, etree._Element):  # pragma: no cover - defensive
         raise InvalidXmlError("no root element")
     return root
+
+
+def _feed(parser: etree.XMLParser, target: _GuardedTreeTarget, raw: bytes) -> None:
+    """Feed ``raw`` in chunks, stopping at the first refusal.
+
+    Chunks, not one ``fromstring``: after a refusal libxml2 would still tokenise the
+    rest of a 48 MB document with its callbacks switched off. While the parser makes no
+    callback (text is reported as it arrives) it is inside one construct. If that is a
+    tag (the last ``<`` is not ``<!`` or ``<?``; attribute values cannot contain ``<``)
+    longer than ``MAX_TAG_BYTES`` it is refused before libxml2 completes it and lxml
+    turns it into a dict of up to millions of attributes (the push parser does not apply
+    libxml2's 10 MB limit to a tag; comments, PIs and CDATA keep that limit).
+    """
+    quiet = 0
+    tag_checked = False
+    events = target.events
+    for offset in range(0, len(raw), _FEED_CHUNK):
+        chunk = raw[offset : offset + _FEED_CHUNK]
+        parser.feed(chunk)
+        if target.refusal is not None:
+            return
+        if target.events != events:
+            events, quiet, tag_checked = target.events, 0, False
+            continue
+        quiet += len(chunk)
+        if quiet > MAX_TAG_BYTES and not tag_checked:
+            tag_checked = True  # one backward scan per quiet run keeps this linear
+            opening = raw.rfind(b"<", 0, offset + len(chunk))
+            if raw[opening + 1 : opening + 2] not in (b"!", b"?"):
+                target.refuse(f"a tag is larger than {MAX_TAG_BYTES} bytes")
 
 
 class _LocalOnlyResolver(etree.Resolver):

@@ -66,6 +66,8 @@ class ConsentForm(models.Model):
     stored_name = models.CharField(_("opslaglocatie"), max_length=255, blank=True)
     size = models.BigIntegerField(_("grootte (bytes)"), null=True, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    # The CSV's contents go after the retention term (operations.retention); this row stays.
+    purged_at = models.DateTimeField(_("bestand verwijderd op"), null=True, blank=True)
     outbound_message = models.OneToOneField(
         "transport.OutboundMessage",
         verbose_name=_("bericht aan RINIS"),

@@ -3,6 +3,8 @@
 - A delivered file: ``MSD_RETENTION_DELIVERED_DAYS`` after RINIS accepted it (Bv03,
   ``OutboundMessage.delivered_at``). A file RINIS has not accepted is never removed,
   however old: it still has to go out (or IB resends it).
+- A consent CSV: like a delivered file, ``MSD_RETENTION_DELIVERED_DAYS`` after RINIS
+  accepted it. The form, its answers and who gave them stay: only the file goes.
 - A CBS report: ``MSD_RETENTION_REPORT_DAYS`` after it arrived.
 
 Idempotent and safe to run concurrently: the file is removed first (removing a file that
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 from msdportaal.audit.models import AuditAction
 from msdportaal.audit.services import record
+from msdportaal.consent.models import ConsentForm
 from msdportaal.deliveries.models import Delivery
 from msdportaal.reports.models import Report
 from msdportaal.transport.models import MessageState, OutboundMessage
@@ -35,10 +38,11 @@ logger = structlog.stdlib.get_logger(__name__)
 class PurgeResult:
     deliveries: list[str] = field(default_factory=list)  # references
     reports: list[int] = field(default_factory=list)  # primary keys
+    consent_forms: list[str] = field(default_factory=list)  # references
 
     @property
     def total(self) -> int:
-        return len(self.deliveries) + len(self.reports)
+        return len(self.deliveries) + len(self.reports) + len(self.consent_forms)
 
 
 def delivery_cutoff(now: datetime.datetime) -> datetime.datetime:
@@ -56,6 +60,16 @@ def expired_deliveries(now: datetime.datetime):
         outbound_message__delivered_at__isnull=False,
         outbound_message__delivered_at__lte=delivery_cutoff(now),
     ).select_related("municipality", "outbound_message")
+
+
+def expired_consent_forms(now: datetime.datetime):
+    return ConsentForm.objects.filter(
+        purged_at__isnull=True,
+        submitted_at__isnull=False,
+        outbound_message__state=MessageState.DELIVERED,
+        outbound_message__delivered_at__isnull=False,
+        outbound_message__delivered_at__lte=delivery_cutoff(now),
+    ).exclude(stored_name="").select_related("municipality", "period", "outbound_message")
 
 
 def expired_reports(now: datetime.datetime):
@@ -99,6 +113,31 @@ def purge_delivery(delivery: Delivery, now: datetime.datetime) -> bool:
     return bool(marked)
 
 
+def purge_consent_form(form: ConsentForm, now: datetime.datetime) -> bool:
+    if _still_needed_for_sending(form.stored_name):
+        logger.warning("retention: file still needed for sending, kept", consent=form.reference)
+        return False
+    default_storage.delete(form.stored_name)
+    with transaction.atomic():
+        marked = ConsentForm.objects.filter(pk=form.pk, purged_at__isnull=True).update(
+            purged_at=now
+        )
+        if marked:
+            record(
+                AuditAction.RETENTION_PURGE,
+                municipality=form.municipality,
+                target=form,
+                message=f"toestemming {form.reference} {form.file_name}: bestand "
+                "verwijderd (bewaartermijn)",
+                file_name=form.file_name,
+                size=form.size,
+                sha256=form.sha256,
+                delivered_at=form.outbound_message.delivered_at.isoformat(),
+                retention_days=settings.MSD_RETENTION_DELIVERED_DAYS,
+            )
+    return bool(marked)
+
+
 def purge_report(report: Report, now: datetime.datetime) -> bool:
     default_storage.delete(report.stored_name)
     with transaction.atomic():
@@ -125,12 +164,16 @@ def purge_expired(now: datetime.datetime | None = None) -> PurgeResult:
     for delivery in list(expired_deliveries(now)):
         if purge_delivery(delivery, now):
             result.deliveries.append(delivery.reference)
+    for form in list(expired_consent_forms(now)):
+        if purge_consent_form(form, now):
+            result.consent_forms.append(form.reference)
     for report in list(expired_reports(now).select_related("municipality")):
         if purge_report(report, now):
             result.reports.append(report.pk)
     logger.info(
         "retention: purged",
         deliveries=len(result.deliveries),
+        consent_forms=len(result.consent_forms),
         reports=len(result.reports),
     )
     return result

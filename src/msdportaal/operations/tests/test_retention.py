@@ -238,3 +238,44 @@ def test_the_grote_berichten_download_of_a_purged_file_is_404(
 def test_the_daily_task_is_scheduled():
     entry = django_settings.CELERY_BEAT_SCHEDULE["apply-retention"]
     assert entry["task"] == apply_retention.name
+
+
+def test_a_consent_csv_goes_30_days_after_rinis_accepted_it(
+    client_a: Client, municipality_a, simulator, fixed_today
+):
+    from msdportaal.consent.models import ConsentForm
+    from msdportaal.consent.tests.factories import PREVIOUS, report, submit
+
+    report(municipality_a, PREVIOUS)
+    form = submit(client_a, PREVIOUS)
+    assert services.attempt_send(form.outbound_message.pk) == MessageState.DELIVERED
+    name = form.stored_name
+    answers = list(form.consents.values_list("data_set__code", "given"))
+    assert default_storage.exists(name)
+
+    fixed_today.shift(29 * DAY)
+    assert purge_expired().total == 0
+    assert default_storage.exists(name)
+
+    fixed_today.shift(2 * DAY)
+    assert purge_expired().consent_forms == [form.reference]
+    assert not default_storage.exists(name)
+    kept = ConsentForm.objects.get(pk=form.pk)
+    assert kept.purged_at is not None
+    assert (kept.reference, kept.sha256, kept.size) == (form.reference, form.sha256, form.size)
+    assert list(kept.consents.values_list("data_set__code", "given")) == answers
+    (entry,) = purges()
+    assert entry.details["sha256"] == form.sha256
+    assert purge_expired().total == 0  # once only
+
+
+def test_a_consent_csv_rinis_has_not_accepted_is_kept(
+    client_a: Client, municipality_a, fixed_today
+):
+    from msdportaal.consent.tests.factories import PREVIOUS, report, submit
+
+    report(municipality_a, PREVIOUS)
+    form = submit(client_a, PREVIOUS)  # RINIS is not reachable here: never accepted
+    fixed_today.shift(400 * DAY)
+    assert purge_expired().consent_forms == []
+    assert default_storage.exists(form.stored_name)

@@ -63,13 +63,17 @@ def expired_deliveries(now: datetime.datetime):
 
 
 def expired_consent_forms(now: datetime.datetime):
-    return ConsentForm.objects.filter(
-        purged_at__isnull=True,
-        submitted_at__isnull=False,
-        outbound_message__state=MessageState.DELIVERED,
-        outbound_message__delivered_at__isnull=False,
-        outbound_message__delivered_at__lte=delivery_cutoff(now),
-    ).exclude(stored_name="").select_related("municipality", "period", "outbound_message")
+    return (
+        ConsentForm.objects.filter(
+            purged_at__isnull=True,
+            submitted_at__isnull=False,
+            outbound_message__state=MessageState.DELIVERED,
+            outbound_message__delivered_at__isnull=False,
+            outbound_message__delivered_at__lte=delivery_cutoff(now),
+        )
+        .exclude(stored_name="")
+        .select_related("municipality", "period", "outbound_message")
+    )
 
 
 def expired_reports(now: datetime.datetime):

@@ -780,7 +780,7 @@ class Stack:
         args = [PYTHON, "-m", "gunicorn", "msdportaal.wsgi:application"]
         args += ["--bind", f"{HOST}:{self.portal_port}", "--workers", str(workers)]
         args += ["--worker-class", "gthread", "--threads", str(threads)]
-        args += ["--timeout", str(timeout), "--graceful-timeout", "10"]
+        args += ["--timeout", str(timeout), "--graceful-timeout", "10", "--keep-alive", "75"]
         self.gunicorn = self._start("gunicorn", args)
         probe = Browser(self.portal_port)
 

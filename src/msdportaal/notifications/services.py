@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -183,6 +184,13 @@ def _backoff(attempts: int) -> datetime.timedelta:
     return min(datetime.timedelta(minutes=2 ** max(attempts - 1, 0)), STORED_MAX_BACKOFF)
 
 
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer (an unknown address, a refused message) will not change by retrying."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
 def _due(now: datetime.datetime) -> Q:
     return Q(
         state__in=[DeliveryState.QUEUED, DeliveryState.FAILED],
@@ -219,15 +227,16 @@ def deliver_stored(row_id: int, now: datetime.datetime | None = None) -> bool:
     except Exception as exc:  # the mail server is away or refuses: try again later
         attempts = row.attempts + 1
         delay = _backoff(attempts)
+        final = _permanent(exc) or attempts >= STORED_MAX_ATTEMPTS
         logger.warning(
             "E-mail %s to %s failed (attempt %s): %s", row.key, row.recipient, attempts, exc
         )
         EmailLedger.objects.filter(pk=row.pk).update(
             state=DeliveryState.FAILED,
             error=str(exc)[:500],
-            next_attempt_at=timezone.now() + delay,
+            next_attempt_at=None if final else timezone.now() + delay,  # None: never due
         )
-        if attempts < STORED_MAX_ATTEMPTS:
+        if not final:
             trigger_email(row.pk, countdown=delay.total_seconds())
         else:
             logger.error(

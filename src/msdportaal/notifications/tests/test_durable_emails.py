@@ -195,3 +195,18 @@ def test_a_second_confirm_of_the_same_batch_queues_no_second_receipt(
     sweep_stored_emails()
     sweep_stored_emails()
     assert len(receipts(mailbox, user_a.email)) == 1
+
+
+def test_an_address_the_mail_server_does_not_know_is_tried_once(
+    client_a: Client, municipality_a: Any, mailbox: Any, fixed_today: Any
+) -> None:
+    """A 5xx answer will not change by retrying: the row stays failed, with the reason."""
+    report(municipality_a, PREVIOUS)
+    form = submit(client_a, PREVIOUS, email="bestaatniet@amsterdam.example")
+    assert sweep_stored_emails() == 0
+    fixed_today.shift(datetime.timedelta(hours=2))
+    assert sweep_stored_emails() == 0
+    row = EmailLedger.objects.get(key=f"consent-confirmation:{form.pk}")
+    assert (row.state, row.attempts, row.next_attempt_at) == (DeliveryState.FAILED, 1, None)
+    assert "5.1.1" in row.error
+    assert mailbox.messages == []

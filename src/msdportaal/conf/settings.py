@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "msdportaal.core.security.PrivateCacheMiddleware",
     "maykin_2fa.middleware.OTPMiddleware",
     "msdportaal.core.security.AdminAreaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 from django.utils.http import is_same_domain, url_has_allowed_host_and_scheme
 
 
@@ -27,6 +28,28 @@ class SecurityHeadersMiddleware:
         policy = settings.MSD_PERMISSIONS_POLICY
         if policy:
             response.headers.setdefault("Permissions-Policy", policy)
+        return response
+
+
+class PrivateCacheMiddleware:
+    """Nothing a logged-in user sees is stored by a browser or proxy cache.
+
+    Municipal pages and downloads (deliveries, CBS reports, consent forms) and the admin
+    get ``Cache-Control: private, no-store``, so the back button on a shared computer
+    after logging out, or a caching proxy, shows nothing. Static files are served by
+    WhiteNoise before this middleware and keep their long cache lifetime.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Asked before the view: the answer to a logout is still the logged-in user's.
+        user = getattr(request, "user", None)
+        logged_in = user is not None and user.is_authenticated
+        response = self.get_response(request)
+        if logged_in:
+            patch_cache_control(response, private=True, no_store=True)
         return response
 
 

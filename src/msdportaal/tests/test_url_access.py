@@ -499,6 +499,12 @@ def build_path(route: Route, values: dict[str, str]) -> str:
 # --- the test --------------------------------------------------------------------------------
 
 
+def _private(response: Any) -> bool:
+    """Whatever a logged-in visitor gets stays out of browser and proxy caches."""
+    directives = {d.strip() for d in response.get("Cache-Control", "").split(",")}
+    return {"private", "no-store"} <= directives
+
+
 def _describe(response: Any) -> str:
     location = response.get("Location")
     return f"{response.status_code}" + (f" → {location}" if location else "")
@@ -543,6 +549,11 @@ def test_who_gets_what(route: Route, settings: Any, dev_certs: Any) -> None:
             if not expected.matches(response):
                 problems.append(
                     f"{method} as {subject}: expected {expected}, got {_describe(response)}"
+                )
+            if subject != "anonymous" and not _private(response):
+                problems.append(
+                    f"{method} as {subject}: Cache-Control "
+                    f"{response.get('Cache-Control')!r}, expected private, no-store"
                 )
     extra = EXTRA_CHECKS.get(rule.extra)
     if extra is not None:

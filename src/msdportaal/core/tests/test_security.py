@@ -120,6 +120,35 @@ def test_every_response_carries_the_security_headers(client: Client, path: str):
         assert response["X-Frame-Options"] == "DENY"
 
 
+def _cache_directives(response) -> set[str]:
+    return {d.strip() for d in response.get("Cache-Control", "").split(",") if d.strip()}
+
+
+def test_a_municipal_page_and_a_download_are_never_cached(client_a: Client, municipality_a):
+    from msdportaal.consent.tests.factories import CURRENT, report
+
+    page = client_a.get("/overzicht/")
+    assert page.status_code == 200
+    assert {"private", "no-store"} <= _cache_directives(page)
+    download = client_a.get(
+        reverse("reports:download", kwargs={"pk": report(municipality_a, CURRENT).pk})
+    )
+    assert download.status_code == 200
+    assert {"private", "no-store"} <= _cache_directives(download)
+    assert "public" not in _cache_directives(download)
+
+
+def test_static_files_keep_their_cache_headers_for_a_logged_in_user(client_a: Client):
+    response = client_a.get("/static/css/portal.css")
+    assert response.status_code == 200
+    assert "no-store" not in _cache_directives(response)
+    assert "private" not in _cache_directives(response)
+
+
+def test_anonymous_pages_are_not_marked_private(client: Client):
+    assert "private" not in _cache_directives(client.get("/inloggen/"))
+
+
 def test_municipal_pages_and_the_admin_index_carry_them_too(client_a: Client, client: Client):
     response = client_a.get("/overzicht/")
     assert response.status_code == 200

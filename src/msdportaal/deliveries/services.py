@@ -24,7 +24,7 @@ from msdportaal.transport.services import enqueue
 
 from .archives import list_csv_entries
 from .models import DeliveredFile, Delivery, FileKind, StagedFile, UploadBatch
-from .naming import NameRefused, check_stuf_name, parse_csv_name
+from .naming import STUF_NAME_CHARS, NameRefused, check_stuf_name, parse_csv_name
 from .selectors import current_file
 from .signals import batch_confirmed
 
@@ -58,6 +58,74 @@ def _too_large_message(name: str) -> str:
         "„%(name)s” is groter dan %(limit)s MB, de grootste toegestane omvang. Neem contact op "
         "met IB als u een groter bestand moet aanleveren."
     ) % {"name": name, "limit": f"{limit_mb:g}"}
+
+
+_CHAR_NAMES = {
+    "\0": "NUL-teken",
+    "\n": "regeleinde",
+    "\r": "regeleinde",
+    "\t": "tab",
+    " ": "spatie",
+    "\u200b": "onzichtbare spatie (U+200B)",
+    "\ufeff": "onzichtbaar teken (U+FEFF)",
+}
+
+
+def _visible(name: str) -> str:
+    """*name* with its invisible characters written out, so the user can find them."""
+    return "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in name)
+
+
+def _name_changed_message(name: str, municipality: Municipality, data_sets: list[DataSet]) -> str:
+    bad = sorted({c for c in name if not STUF_NAME_CHARS.fullmatch(c)})
+    shown = ", ".join(
+        _CHAR_NAMES.get(c) or (f"„{c}”" if c.isprintable() else f"teken U+{ord(c):04X}")
+        for c in bad
+    )
+    current, _previous = open_half_years()
+    example = data_sets[0].example_file_name(municipality.code, current) if data_sets else ""
+    return _(
+        "De bestandsnaam „%(name)s” bevat tekens die onderweg weggelaten of veranderd zouden "
+        "worden (%(chars)s), zoals een map, een HTML-code of een onzichtbaar teken. We sturen "
+        "een bestand alleen door onder precies de naam die u verstuurt. Geef het bestand een "
+        "naam volgens het patroon MSD_<SET>_<gemeentecode>_<periode>.csv (of .zip), "
+        "bijvoorbeeld %(example)s, en lever het opnieuw aan."
+    ) % {"name": _visible(name), "chars": shown or _("tekens"), "example": example}
+
+
+def body_refused(request: HttpRequest, failure: str) -> str:
+    """The Dutch message for a request body refused as a whole; nothing was kept."""
+    from django.conf import settings
+
+    from . import uploads
+
+    messages = {
+        uploads.TOO_MANY_FILES: _(
+            "U heeft meer dan %(max)d bestanden tegelijk gekozen. Er is niets aangeleverd. "
+            "Lever hoogstens %(max)d bestanden in één keer aan (of bundel ze in een ZIP-bestand) "
+            "en lever de rest daarna aan."
+        )
+        % {"max": settings.DATA_UPLOAD_MAX_NUMBER_FILES},
+        uploads.TOO_MANY_FIELDS: _(
+            "Het formulier bevat meer dan %(max)d velden. Er is niets aangeleverd. Gebruik het "
+            "formulier op deze pagina zonder aanpassingen en probeer het opnieuw."
+        )
+        % {"max": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS},
+        uploads.FIELD_TOO_BIG: _(
+            "Een formulierveld is groter dan %(max)s MB; alleen bestanden mogen zo groot zijn. "
+            "Er is niets aangeleverd. Kies uw bestanden in het bestandsveld van het formulier op "
+            "deze pagina en probeer het opnieuw."
+        )
+        % {"max": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024:g}".replace(".", ",")},
+        uploads.BROKEN: _(
+            "De upload is niet compleet aangekomen (de verbinding is onderbroken of het "
+            "verzoek is beschadigd). Er is niets aangeleverd. Kies de bestanden opnieuw en "
+            "probeer het nog eens."
+        ),
+    }
+    message = messages[failure]
+    record(AuditAction.UPLOAD_REFUSED, request=request, message=message, file_name="")
+    return message
 
 
 def _members_for(
@@ -142,15 +210,29 @@ def _refuse_repeats(
 
 
 def stage_upload(
-    request: HttpRequest, uploads: list[HashedUploadedFile], too_large: list[str]
+    request: HttpRequest,
+    uploads: list[HashedUploadedFile],
+    dropped: list[tuple[str, str]],
 ) -> StagingResult:
     """Checks every uploaded file; the accepted ones wait in a batch for confirmation.
 
-    A refused file is not kept: its temporary file is removed and nothing is stored.
+    *dropped* holds the ``(reason, name)`` of files the upload handler refused while they
+    streamed in. A refused file is not kept: its temporary file is removed and nothing is
+    stored.
     """
     municipality = request.acting_municipality  # type: ignore[attr-defined]
     data_sets = list(DataSet.objects.all())
-    result = StagingResult(refusals=[Refusal(name, _too_large_message(name)) for name in too_large])
+    result = StagingResult(
+        refusals=[
+            Refusal(
+                name,
+                _too_large_message(name)
+                if reason == "too_large"
+                else _name_changed_message(name, municipality, data_sets),
+            )
+            for reason, name in dropped
+        ]
+    )
     accepted: list[tuple[HashedUploadedFile, FileKind, list[dict[str, object]]]] = []
     seen: dict[tuple[object, object], str] = {}  # (set, period) → the file that has it
     for upload in uploads:
@@ -196,10 +278,17 @@ def _storage_name(moment: datetime.datetime) -> str:
     return f"deliveries/{moment:%Y/%m}/{uuid.uuid4().hex}"
 
 
+class BatchGone(Exception):
+    """The batch was cancelled or expired (perhaps by a request racing this one)."""
+
+
 def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:
-    """Turns a checked batch into deliveries, once; a repeated confirm changes nothing."""
+    """Turns a checked batch into deliveries, once; a repeated confirm changes nothing.
+
+    Raises :class:`BatchGone` when the batch no longer exists.
+    """
     with transaction.atomic():
-        batch = UploadBatch.objects.select_for_update().get(pk=batch.pk)
+        batch = _locked(batch)
         if batch.confirmed_at is not None:
             return list(batch.deliveries.order_by("reference"))
         # One confirmation at a time per gemeente, so "replaces" is decided in order.
@@ -272,13 +361,27 @@ def confirm_batch(request: HttpRequest, batch: UploadBatch) -> list[Delivery]:
     return deliveries
 
 
-def discard_batch(batch: UploadBatch) -> None:
-    """Drops an unconfirmed batch and its stored files (user cancelled or it expired)."""
+def _locked(batch: UploadBatch) -> UploadBatch:
+    try:
+        return UploadBatch.objects.select_for_update().get(pk=batch.pk)
+    except UploadBatch.DoesNotExist as exc:
+        raise BatchGone from exc
+
+
+def discard_batch(batch: UploadBatch) -> bool:
+    """Drops an unconfirmed batch and its stored files (user cancelled or it expired).
+
+    False when it was confirmed meanwhile, and so stays; a batch already gone is fine.
+    """
     with transaction.atomic():
-        batch = UploadBatch.objects.select_for_update().get(pk=batch.pk)
+        try:
+            batch = _locked(batch)
+        except BatchGone:
+            return True
         if batch.confirmed_at is not None:
-            return
+            return False
         names = list(batch.files.values_list("stored_name", flat=True))
         batch.delete()
     for name in names:
         default_storage.delete(name)
+    return True

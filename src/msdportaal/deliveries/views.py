@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -15,6 +15,7 @@ from msdportaal.periods.services import open_half_years
 from . import selectors, services
 from .models import UploadBatch
 from .naming import NameRefused
+from .uploads import receives_uploads
 
 
 def _upload_context(request: HttpRequest, **extra: object) -> dict[str, object]:
@@ -36,23 +37,34 @@ def _upload_context(request: HttpRequest, **extra: object) -> dict[str, object]:
     }
 
 
+@receives_uploads
 @acting_municipality_required
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "deliveries/upload.html", _upload_context(request))
+    failure = getattr(request, "upload_failure", None)
+    if failure is not None:
+        return render(
+            request,
+            "deliveries/upload.html",
+            _upload_context(request, error=services.body_refused(request, failure)),
+            status=400,
+        )
     uploads = request.FILES.getlist("files")
-    too_large = [
-        name for reason, name in getattr(request, "upload_refusals", []) if reason == "too_large"
+    dropped = [
+        (reason, name)
+        for reason, name in getattr(request, "upload_refusals", [])
+        if reason in ("too_large", "name_changed")
     ]
-    if not uploads and not too_large:
+    if not uploads and not dropped:
         return render(
             request,
             "deliveries/upload.html",
             _upload_context(request, error=_("Kies een of meer bestanden om aan te leveren.")),
             status=400,
         )
-    result = services.stage_upload(request, uploads, too_large)
+    result = services.stage_upload(request, uploads, dropped)
     if result.batch is None:
         return render(
             request,
@@ -73,17 +85,27 @@ def _batch(request: HttpRequest, batch_id: str) -> UploadBatch:
 @acting_municipality_required
 @require_http_methods(["GET", "POST"])
 def check(request: HttpRequest, batch_id: str) -> HttpResponse:
-    batch = _batch(request, batch_id)
+    try:
+        batch = _batch(request, batch_id)
+    except Http404:
+        # Cancelled or expired (or never this gemeente's: the same page, so nothing leaks).
+        return render(request, "deliveries/batch_gone.html", status=404)
     if batch.confirmed_at is not None:
         return redirect("deliveries:confirmation", batch_id=batch.pk)
     if request.method == "POST":
         if "cancel" in request.POST:
             request.session.pop(f"refusals-{batch.pk}", None)
-            services.discard_batch(batch)
+            if not services.discard_batch(batch):
+                messages.info(
+                    request, _("Deze aanlevering was al bevestigd; annuleren kan niet meer.")
+                )
+                return redirect("deliveries:confirmation", batch_id=batch.pk)
             messages.info(request, _("De aanlevering is geannuleerd; er is niets doorgestuurd."))
             return redirect("deliveries:upload")
         try:
             services.confirm_batch(request, batch)
+        except services.BatchGone:
+            return render(request, "deliveries/batch_gone.html", status=404)
         except NameRefused as refusal:
             messages.error(request, refusal.message)
             return redirect("deliveries:check", batch_id=batch.pk)

@@ -11,6 +11,11 @@ admin.site.site_header = _("MSD Portaal — beheer")
 admin.site.site_title = _("MSD Portaal beheer")
 admin.site.index_title = _("Beheer")
 
+handler400 = "msdportaal.core.views.bad_request"
+handler403 = "msdportaal.core.views.permission_denied"
+handler404 = "msdportaal.core.views.page_not_found"
+handler500 = "msdportaal.core.views.server_error"
+
 urlpatterns = [
     path(f"{settings.MSD_ADMIN_PATH}/", include((mfa_urlpatterns, "maykin_2fa"))),
     path(f"{settings.MSD_ADMIN_PATH}/", admin.site.urls),

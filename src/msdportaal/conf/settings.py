@@ -80,6 +80,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Before the session and the user are loaded: a database that is away gives the Dutch
+    # 503 page (core/middleware.py), not a stack trace.
+    "msdportaal.core.middleware.DatabaseUnavailableMiddleware",
     "msdportaal.core.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "msdportaal.core.security.AdminHostMiddleware",
@@ -164,6 +167,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Sessions end after a period of inactivity; every request moves the deadline on.
+# Error pages (core/templates/errors/): where users can ask for help, and how long the 503
+# page shown while the database is away asks clients to wait (Retry-After).
+MSD_SUPPORT_EMAIL = env.str("MSD_SUPPORT_EMAIL", default="")
+MSD_RETRY_AFTER_SECONDS = env.int("MSD_RETRY_AFTER_SECONDS", default=60)
+
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("MSD_SESSION_IDLE_TIMEOUT_MINUTES", default=15)
 SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True

@@ -12,7 +12,8 @@ DEV_ENV := MSD_ENVIRONMENT=development DJANGO_DEBUG=true \
 	MSD_RINIS_URL=https://127.0.0.1:8443/rinis/ggk \
 	MSD_RINIS_CLIENT_CERT=var/certs/portal-client.pem MSD_RINIS_CLIENT_KEY=var/certs/portal-client-key.pem \
 	MSD_RINIS_CA_BUNDLE=var/certs/ca.pem MSD_RINIS_FACING_URL=https://127.0.0.1:8001 \
-	MSD_TRUST_CLIENT_CERT_HEADERS=true MSD_OUTBOX_SWEEP_SECONDS=5 MSD_RINIS_RETRY_BASE_SECONDS=5
+	MSD_TRUST_CLIENT_CERT_HEADERS=true MSD_PROXY_SECRET=development-only-proxy-secret-not-secret \
+	MSD_OUTBOX_SWEEP_SECONDS=5 MSD_RINIS_RETRY_BASE_SECONDS=5
 
 .PHONY: run test lint format venv lock migrate demo clean bench-upload bench-forward bench-deadline audit
 

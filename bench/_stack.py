@@ -618,6 +618,7 @@ class Stack:
         self.control_url = ""
         self.portal_port = 0
         self.tls_port = 0
+        self.proxy_secret = secrets.token_urlsafe(32)
         self.sim_port = 0
         self.gunicorn: Proc | None = None
         self.worker: Proc | None = None
@@ -688,6 +689,8 @@ class Stack:
                 "MSD_RINIS_FACING_URL": f"https://{HOST}:{self.tls_port}",
                 # tls_front passes the verified client certificate in headers, like nginx.
                 "MSD_TRUST_CLIENT_CERT_HEADERS": "true",
+                # ...and only with the secret tls_front adds (no other local process has it).
+                "MSD_PROXY_SECRET": self.proxy_secret,
                 "MSD_PUBLIC_URL": f"http://{HOST}:{self.portal_port}",
             }
         )
@@ -796,7 +799,8 @@ class Stack:
         args += ["--cert", str(self.certs / "portal-server.pem")]
         args += ["--key", str(self.certs / "portal-server-key.pem")]
         args += ["--ca", str(self.certs / "ca.pem"), "--log-level", "WARNING"]
-        self.tls_front = self._start("tls_front", args, self._plain_env())
+        env = {**self._plain_env(), "MSD_PROXY_SECRET": self.proxy_secret}
+        self.tls_front = self._start("tls_front", args, env)
         self.tls_front.wait_for("listening port", lambda: tcp_open(self.tls_port))
 
     def start_worker(self, concurrency: int, name: str = "worker") -> Proc:

@@ -526,6 +526,7 @@ def rinis_facing(
         dev_certs.portal_server.cert,
         dev_certs.portal_server.key,
         dev_certs.ca_cert,
+        proxy_secret=settings.MSD_PROXY_SECRET,
     )
     settings.MSD_RINIS_FACING_URL = handle.url
     settings.MSD_TRUST_CLIENT_CERT_HEADERS = True
@@ -547,4 +548,8 @@ def rinis_headers(dev_certs: Any, settings: Any) -> dict[str, str]:
     settings.MSD_TRUST_CLIENT_CERT_HEADERS = True
     TrustedClient.objects.get_or_create(oin=RINIS_OIN, defaults={"name": "RINIS"})
     pem = Path(dev_certs.rinis_client.cert).read_text()
-    return {"HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""), "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS"}
+    return {
+        "HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""),
+        "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS",
+        "HTTP_X_MSD_PROXY_SECRET": settings.MSD_PROXY_SECRET,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import ssl
 import sys
 from collections.abc import Sequence
@@ -33,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "TLS-terminating reverse proxy for development: verifies client certificates "
             "and passes them to the upstream in X-SSL-Client-Cert / X-SSL-Client-Verify, "
-            "like the production nginx."
+            "like the production nginx. The shared secret the portal expects in "
+            "X-MSD-Proxy-Secret is read from the environment variable MSD_PROXY_SECRET "
+            "(not an argument, so it does not show in the process list)."
         ),
     )
     parser.add_argument("--listen", type=_address, required=True, metavar="HOST:PORT")
@@ -60,16 +63,9 @@ async def _run(config: ProxyConfig) -> None:
         remove()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, check the certificate files, and serve until SIGINT/SIGTERM."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+def _config(args: argparse.Namespace, proxy_secret: str) -> ProxyConfig:
     (listen_host, listen_port), (upstream_host, upstream_port) = args.listen, args.upstream
-    config = ProxyConfig(
+    return ProxyConfig(
         listen_host=listen_host,
         listen_port=listen_port,
         upstream_host=upstream_host,
@@ -78,7 +74,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         key=args.key,
         ca=args.ca,
         verify_client=args.verify_client,
+        proxy_secret=proxy_secret,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, check the certificate files, and serve until SIGINT/SIGTERM."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    proxy_secret = os.environ.get("MSD_PROXY_SECRET", "")
+    if not proxy_secret:
+        logger.warning("MSD_PROXY_SECRET is not set: the portal will ignore client certificates")
+    try:
+        config = _config(args, proxy_secret)
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 2
     try:  # fail fast, with a readable message, on missing or mismatched files
         build_server_context(config.cert, config.key, config.ca, config.verify_client)
     except (OSError, ssl.SSLError) as exc:

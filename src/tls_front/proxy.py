@@ -10,8 +10,10 @@ module reproduces exactly the part of nginx the application depends on:
   (``optional`` like ``ssl_verify_client optional``, or ``required``);
 * per request the headers ``X-SSL-Client-Cert`` (``$ssl_client_escaped_cert``: the PEM,
   URL-encoded), ``X-SSL-Client-Verify`` (``SUCCESS`` or ``NONE``), ``X-Forwarded-Proto:
-  https`` and ``X-Forwarded-For: <client ip>``, after removing every copy of those headers
-  the client sent itself (otherwise anybody could claim to be RINIS);
+  https``, ``X-Forwarded-For: <client ip>`` and, when configured, ``X-MSD-Proxy-Secret``
+  (the shared secret that tells the portal these headers come from the proxy and not
+  from another local process), after removing every copy of those headers the client
+  sent itself (otherwise anybody could claim to be RINIS);
 * request and response bodies streamed through unchanged and without buffering, so
   uploads of hundreds of megabytes behave as they do behind nginx.
 
@@ -63,7 +65,12 @@ CERT_HEADER = "X-SSL-Client-Cert"
 VERIFY_HEADER = "X-SSL-Client-Verify"
 PROTO_HEADER = "X-Forwarded-Proto"
 FOR_HEADER = "X-Forwarded-For"
-_SPOOFABLE = frozenset(h.lower() for h in (CERT_HEADER, VERIFY_HEADER, PROTO_HEADER, FOR_HEADER))
+SECRET_HEADER = "X-MSD-Proxy-Secret"  # noqa: S105 - a header name
+_SPOOFABLE = frozenset(
+    h.lower() for h in (CERT_HEADER, VERIFY_HEADER, PROTO_HEADER, FOR_HEADER, SECRET_HEADER)
+)
+#: The path of a Grote Berichten download carries its capability token: logged as "…".
+_GB_TOKEN = re.compile(r"(/rinis/gb/)[^/?#]+")
 #: Hop-by-hop headers that describe the client connection, not the request; the proxy
 #: replaces them with ``Connection: close`` towards the upstream and towards the client.
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "upgrade"})
@@ -71,6 +78,7 @@ _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "upgrad
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _VERSION = re.compile(rb"^HTTP/(\d)\.(\d)$")
 _HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+_SECRET = re.compile(r"^[!-~]{1,1024}$")
 
 _T = TypeVar("_T")
 
@@ -95,6 +103,13 @@ class ProxyConfig:
     #: client_header/body and proxy_read timeouts in one), so stuck peers cannot pin
     #: connections forever. Generous, because the upstream may process a large upload.
     idle_timeout: float = 300.0
+    #: Sent upstream in ``X-MSD-Proxy-Secret`` (the portal's ``MSD_PROXY_SECRET``); empty
+    #: sends nothing, and the portal then ignores the certificate headers.
+    proxy_secret: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.proxy_secret and not _SECRET.match(self.proxy_secret):
+            raise ValueError("proxy_secret must be printable ASCII without spaces")
 
 
 class HttpError(Exception):
@@ -312,7 +327,9 @@ def _harmless_trailer(line: bytes) -> bool:
     return "_" not in lower and lower not in _SPOOFABLE and lower not in _HOP_BY_HOP
 
 
-def upstream_request_head(request: RequestHead, identity: ClientIdentity, client_ip: str) -> bytes:
+def upstream_request_head(
+    request: RequestHead, identity: ClientIdentity, client_ip: str, proxy_secret: str = ""
+) -> bytes:
     """The head sent upstream: client headers minus spoofable and hop-by-hop ones, plus ours.
 
     Headers with an underscore are dropped, as nginx does by default
@@ -330,6 +347,7 @@ def upstream_request_head(request: RequestHead, identity: ClientIdentity, client
         f"{VERIFY_HEADER}: {identity.verify}",
         f"{PROTO_HEADER}: https",
         f"{FOR_HEADER}: {client_ip}",
+        *([f"{SECRET_HEADER}: {proxy_secret}"] if proxy_secret else []),
         "Connection: close",
     ]
     lines = [request.request_line, *kept, *(a.encode("latin-1") for a in added)]
@@ -511,7 +529,9 @@ class TLSFrontProxy:
             await self._refuse(writer, exchange, error)
             return
         assert exchange.identity is not None
-        upstream_head = upstream_request_head(request, exchange.identity, exchange.client_ip)
+        upstream_head = upstream_request_head(
+            request, exchange.identity, exchange.client_ip, self.config.proxy_secret
+        )
         try:
             up_reader, up_writer = await asyncio.wait_for(
                 asyncio.open_connection(
@@ -747,7 +767,7 @@ class TLSFrontProxy:
         cert = "NONE" if identity is None else identity.verify
         if identity is not None and identity.common_name:
             cert += f" cn={identity.common_name!r}"
-        path = exchange.target.split("?", 1)[0][:200]
+        path = redact_path(exchange.target.split("?", 1)[0])[:200]
         status = exchange.status if exchange.status is not None else "-"
         elapsed = (time.monotonic() - exchange.started) * 1000
         logger.info(
@@ -762,6 +782,11 @@ class TLSFrontProxy:
             elapsed,
             f" ({exchange.note})" if exchange.note else "",
         )
+
+
+def redact_path(path: str) -> str:
+    """*path* with a Grote Berichten token replaced, so access logs never hold one."""
+    return _GB_TOKEN.sub(r"\1…", path)
 
 
 def _describe(exc: BaseException | None) -> str:
@@ -849,6 +874,7 @@ def start_in_thread(
     key: Path | str,
     ca: Path | str,
     verify_client: VerifyClient = "optional",
+    proxy_secret: str = "",
 ) -> ProxyHandle:
     """Start a proxy on its own event loop in a daemon thread (for pytest fixtures).
 
@@ -869,6 +895,7 @@ def start_in_thread(
         key=Path(key),
         ca=Path(ca),
         verify_client=verify_client,
+        proxy_secret=proxy_secret,
     )
     context = build_server_context(config.cert, config.key, config.ca, config.verify_client)
     started: concurrent.futures.Future[tuple[int, asyncio.AbstractEventLoop, asyncio.Event]] = (

@@ -321,6 +321,9 @@ MSD_TRUST_CLIENT_CERT_HEADERS = env.bool("MSD_TRUST_CLIENT_CERT_HEADERS", defaul
 # them alone X-Forwarded-For also names the client, for the audit trail and the login
 # lockout (msdportaal.core.client_ip); from any other peer it is ignored.
 MSD_TRUSTED_PROXIES = env.list("MSD_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
+# ...and only with this secret in X-MSD-Proxy-Secret, which only the proxy sets (any local
+# process reaches gunicorn from 127.0.0.1). Empty: the certificate headers count for nothing.
+MSD_PROXY_SECRET = env.str("MSD_PROXY_SECRET", default="")
 # Largest message RINIS may deliver to our inbound endpoint (the SOAP body, base64 and all).
 MSD_INBOUND_MAX_BYTES = env.int("MSD_INBOUND_MAX_BYTES", default=48 * 1024 * 1024)
 # Largest report RINIS may announce by Grote Berichten (we fetch it before answering).

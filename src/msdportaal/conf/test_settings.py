@@ -18,6 +18,8 @@ os.environ.setdefault("MSD_VAR_DIR", tempfile.mkdtemp(prefix="msdportaal-test-")
 # Nothing listens here; tests that send start the RINIS/CBS simulator and point at it.
 os.environ.setdefault("MSD_RINIS_URL", "https://127.0.0.1:9/rinis/ggk")
 os.environ.setdefault("MSD_RINIS_FACING_URL", "https://127.0.0.1:9")
+# What tls_front (started by the rinis_facing fixture) and the header helpers send.
+os.environ.setdefault("MSD_PROXY_SECRET", "test-only-proxy-secret-0123456789abcdef")
 # MSD_TEST_S3=1: the whole suite stores files in S3-compatible object storage. Without an
 # MSD_S3_ENDPOINT_URL of its own, the session fixture ``s3_server`` (conftest.py) starts an
 # S3 API server (moto) on this port; each test gets its own key prefix (MSD_S3_LOCATION).

@@ -574,7 +574,11 @@ def _rinis_headers(dev_certs: Any, settings: Any) -> dict[str, str]:
     settings.MSD_TRUST_CLIENT_CERT_HEADERS = True
     TrustedClient.objects.get_or_create(oin=RINIS_OIN, defaults={"name": "RINIS"})
     pem = Path(dev_certs.rinis_client.cert).read_text()
-    return {"HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""), "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS"}
+    return {
+        "HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""),
+        "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS",
+        "HTTP_X_MSD_PROXY_SECRET": settings.MSD_PROXY_SECRET,
+    }
 
 
 def _rinis_gets_the_file(world: World, path: str, settings: Any, dev_certs: Any) -> list[str]:

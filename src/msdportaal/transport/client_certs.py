@@ -4,10 +4,17 @@ In production nginx ends TLS, checks the certificate against the PKIoverheid CA 
 passes it on (``$ssl_client_escaped_cert``, ``$ssl_client_verify``). The application
 then accepts only the certificates IB registered: by SHA-256 fingerprint, or by the OIN
 in the subject's serialNumber.
+
+Why a shared secret as well as the proxy's address: any process on the proxy's host
+reaches gunicorn from 127.0.0.1 too, and could send the two headers itself with a
+self-made certificate carrying RINIS's OIN. Only the proxy knows ``MSD_PROXY_SECRET`` and
+sends it in ``X-MSD-Proxy-Secret`` (after dropping any copy the client sent); without the
+right value the certificate headers are ignored, so such a request is nobody.
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -20,6 +27,7 @@ from .models import TrustedClient
 
 CERT_HEADER = "HTTP_X_SSL_CLIENT_CERT"
 VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"
+SECRET_HEADER = "HTTP_X_MSD_PROXY_SECRET"  # noqa: S105 - a header name
 
 
 @dataclass(frozen=True)
@@ -30,10 +38,19 @@ class ClientIdentity:
     trusted: TrustedClient
 
 
-def presented_certificate(request: HttpRequest) -> x509.Certificate | None:
-    if not settings.MSD_TRUST_CLIENT_CERT_HEADERS:
-        return None
+def from_proxy(request: HttpRequest) -> bool:
+    """Whether the request carries the secret only the TLS-terminating proxy knows."""
+    expected = settings.MSD_PROXY_SECRET
+    if not settings.MSD_TRUST_CLIENT_CERT_HEADERS or not expected:
+        return False
     if request.META.get("REMOTE_ADDR") not in settings.MSD_TRUSTED_PROXIES:
+        return False
+    sent = request.META.get(SECRET_HEADER, "")
+    return hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+def presented_certificate(request: HttpRequest) -> x509.Certificate | None:
+    if not from_proxy(request):
         return None
     if request.META.get(VERIFY_HEADER) != "SUCCESS":
         return None

@@ -29,7 +29,11 @@ def upstream() -> Iterator[EchoServer]:
     server.stop()
 
 
-def _proxy(pki: Pki, upstream: str, verify_client: str) -> ProxyHandle:
+#: What the default proxy sends upstream in X-MSD-Proxy-Secret.
+PROXY_SECRET = "tls-front-test-secret-0123456789abcdef"
+
+
+def _proxy(pki: Pki, upstream: str, verify_client: str, proxy_secret: str = "") -> ProxyHandle:
     return start_in_thread(
         "127.0.0.1",
         0,
@@ -38,12 +42,19 @@ def _proxy(pki: Pki, upstream: str, verify_client: str) -> ProxyHandle:
         pki.server_key,
         pki.ca,
         verify_client,  # type: ignore[arg-type]
+        proxy_secret=proxy_secret,
     )
 
 
 @pytest.fixture
 def proxy(pki: Pki, upstream: EchoServer) -> Iterator[ProxyHandle]:
     """The default set-up: client certificates optional."""
+    with _proxy(pki, upstream.address, "optional", PROXY_SECRET) as handle:
+        yield handle
+
+
+@pytest.fixture
+def proxy_without_secret(pki: Pki, upstream: EchoServer) -> Iterator[ProxyHandle]:
     with _proxy(pki, upstream.address, "optional") as handle:
         yield handle
 

@@ -29,6 +29,7 @@ from cryptography import x509
 
 from tls_front import ProxyHandle, start_in_thread
 
+from .conftest import PROXY_SECRET
 from .pki import CLIENT_CN, Pki
 from .upstream import EchoServer, pattern, pattern_sha256
 
@@ -214,6 +215,8 @@ def test_spoofed_headers_are_removed(proxy: ProxyHandle, pki: Pki, with_cert: bo
         ("x-forwarded-proto", "http"),
         ("Connection", "keep-alive"),
         ("X-Something-Else", "kept"),
+        ("X-MSD-Proxy-Secret", "a-guess"),
+        ("X_MSD_Proxy_Secret", "a-guess"),
     ]
     response, body = request(proxy, client_context(pki, cert=with_cert), headers=spoofed)
     assert response.status == 200
@@ -226,7 +229,31 @@ def test_spoofed_headers_are_removed(proxy: ProxyHandle, pki: Pki, with_cert: bo
     assert header_values(payload, "X-Forwarded-Proto") == ["https"]
     assert header_values(payload, "Connection") == ["close"]
     assert header_values(payload, "X-Something-Else") == ["kept"]
+    assert header_values(payload, "X-MSD-Proxy-Secret") == [PROXY_SECRET]
     assert not [name for name, _ in payload["headers"] if "_" in name]
+
+
+def test_without_a_configured_secret_no_secret_header_reaches_the_upstream(
+    proxy_without_secret: ProxyHandle, pki: Pki
+) -> None:
+    response, body = request(
+        proxy_without_secret, client_context(pki), headers=[("X-MSD-Proxy-Secret", "a-guess")]
+    )
+    assert response.status == 200
+    assert header_values(json.loads(body), "X-MSD-Proxy-Secret") == []
+
+
+def test_a_secret_that_could_break_the_header_is_refused(pki: Pki, upstream: EchoServer) -> None:
+    with pytest.raises(ValueError, match="proxy_secret"):
+        start_in_thread(
+            "127.0.0.1",
+            0,
+            upstream.address,
+            pki.server_cert,
+            pki.server_key,
+            pki.ca,
+            proxy_secret="x\r\nX-SSL-Client-Verify: SUCCESS",
+        )
 
 
 def test_required_mode_accepts_a_verified_certificate(
@@ -562,6 +589,21 @@ def test_one_log_line_per_request(
     assert "secret" not in with_cert
     assert '"GET /nowhere HTTP/1.1" 404 ' in without_cert
     assert "client-cert=NONE" in without_cert
+
+
+def test_grote_berichten_tokens_stay_out_of_the_log(
+    proxy: ProxyHandle, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tls_front")
+    token = "Zq3vT0kEnOfAGrootBericht"
+    request(proxy, client_context(pki), path=f"/rinis/gb/{token}/")
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "tls_front"]
+
+    wait_for(lambda: len(lines()) >= 1)
+    assert '"GET /rinis/gb/…/ HTTP/1.1"' in lines()[0]
+    assert token not in "".join(lines())
 
 
 # --------------------------------------------------------------------------- life cycle

@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
+from django.conf import settings
+
 from msdportaal.transport.stuf import (
     SOAP_ACTION_DI01,
     SOAP_ACTION_DU01,
@@ -27,7 +29,11 @@ SAMPLE_PDF = (
 def cert_headers(certs, stem: str = "rinis_client") -> dict[str, str]:
     """What the TLS-terminating proxy adds for a verified client certificate."""
     pem = Path(getattr(certs, stem).cert).read_text()
-    return {"HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""), "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS"}
+    return {
+        "HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""),
+        "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS",
+        "HTTP_X_MSD_PROXY_SECRET": settings.MSD_PROXY_SECRET,
+    }
 
 
 def _common(gemeente: str, functie: str, bestandsnaam: str) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from lxml import etree
 
@@ -36,7 +37,11 @@ def gb_message(client_a: Client, settings) -> tuple[OutboundMessage, bytes]:
 
 def cert_headers(certs, stem: str = "rinis_client") -> dict[str, str]:
     pem = Path(getattr(certs, stem).cert).read_text()
-    return {"HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""), "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS"}
+    return {
+        "HTTP_X_SSL_CLIENT_CERT": quote(pem, safe=""),
+        "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS",
+        "HTTP_X_MSD_PROXY_SECRET": settings.MSD_PROXY_SECRET,
+    }
 
 
 @pytest.fixture
@@ -125,6 +130,19 @@ def test_only_the_registered_rinis_certificate_gets_the_file(
     settings.MSD_TRUST_CLIENT_CERT_HEADERS = True
     assert client.get("/rinis/gb/wrong-token/", **rinis).status_code == 404
     assert client.get(url(message), **rinis).status_code == 200
+
+
+@pytest.mark.parametrize("secret", [None, "", "a-guess"], ids=["none", "empty", "guess"])
+def test_certificate_headers_without_the_proxy_secret_get_no_file(
+    client: Client, gb_message, rinis, secret
+):
+    message, _content = gb_message
+    headers = {k: v for k, v in rinis.items() if k != "HTTP_X_MSD_PROXY_SECRET"}
+    if secret is not None:
+        headers["HTTP_X_MSD_PROXY_SECRET"] = secret
+    response = client.get(url(message), **headers)
+    assert response.status_code == 404
+    assert b"".join(getattr(response, "streaming_content", [response.content])) != _content
 
 
 def test_no_download_after_expiry(client: Client, gb_message, rinis, fixed_today):

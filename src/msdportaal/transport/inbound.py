@@ -7,6 +7,7 @@ app registers (reports registers one); transport knows nothing of reports.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,21 +66,36 @@ def register_handler(handler: Handler) -> None:
 
 
 def _us() -> Systeem:
+    """Who answers when the message does not say whom it was for (unreadable)."""
     from .models import TransportConfiguration
 
-    return Systeem(organisatie="IB", applicatie=TransportConfiguration.get_solo().application_name)
+    try:
+        application = TransportConfiguration.get_solo().application_name
+    except Exception:  # the database is away: answer all the same
+        application = TransportConfiguration._meta.get_field("application_name").default
+    return Systeem(organisatie="IB", applicatie=application)
 
 
 def _fault(code: str, plek: str, omschrijving: str, message: object = None) -> HttpResponse:
-    zender = getattr(message, "zender", None)
-    body = build_fo03_fault(
-        code,
-        plek,
-        omschrijving,
-        zender=_us(),
-        ontvanger=zender,  # type: ignore[arg-type]
-        cross_refnummer=getattr(message, "referentienummer", None),
-    )
+    """A Fo03 answering *message* (an InboundMessage, an InboundMessageError or None).
+
+    StUF 03.01 §4.4.3: the answer's zender is the refused message's ontvanger and its
+    ontvanger that message's zender, as in our Bv03; only when the message could not be
+    read far enough to say whom it was for do we name ourselves.
+    """
+    received_zender = getattr(message, "zender", None)
+    received_ontvanger = getattr(message, "ontvanger", None)
+    try:
+        body = build_fo03_fault(
+            code,
+            plek,
+            omschrijving,
+            zender=received_ontvanger if received_ontvanger is not None else _us(),
+            ontvanger=received_zender,
+            cross_refnummer=getattr(message, "referentienummer", None),
+        )
+    except ValueError:  # e.g. a referentienummer too long to repeat in crossRefnummer
+        body = build_fo03_fault(code, plek, omschrijving, zender=_us())
     response = HttpResponse(body, status=SOAP_FAULT_HTTP_STATUS, content_type=SOAP_CONTENT_TYPE)
     # A Fo03 is an answer, not a crash: we log it ourselves at INFO, not as a server error.
     response._has_been_logged = True  # type: ignore[attr-defined]
@@ -105,8 +121,25 @@ def _read_body(request: HttpRequest, limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
+def _never_html(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
+    """Whatever fails in *view* (the database away, a bug) is a Fo03 StUF046 plek=server
+    with HTTP 500, never Django's HTML error page: RINIS reads a server Fo03 as "try again"
+    and keeps the message, where an HTML 500 may count as a refusal."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest) -> HttpResponse:
+        try:
+            return view(request)
+        except Exception:
+            logger.exception("Inbound endpoint failed; answered Fo03 StUF046 (server)")
+            return _fault("StUF046", "server", "Het bericht kon nu niet worden verwerkt.")
+
+    return wrapped
+
+
 @csrf_exempt
 @require_POST
+@_never_html
 def receive(request: HttpRequest) -> HttpResponse:
     if identify(request, ClientPurpose.INBOUND) is None:
         return HttpResponse(
@@ -122,10 +155,21 @@ def receive(request: HttpRequest) -> HttpResponse:
             body,
             soap_action=request.headers.get("SOAPAction"),
             max_bytes=settings.MSD_INBOUND_MAX_BYTES,
+            content_type=request.META.get("CONTENT_TYPE", ""),
+            require_soap_action=True,
         )
     except InboundMessageError as error:
         logger.info("inbound refused %s: %s", error.stuf_code, error.omschrijving)
         return _fault(error.stuf_code, error.plek, error.omschrijving, error)
+    try:
+        return _deliver(message)
+    except Exception:  # storing failed: tell RINIS to try again later (StUF046, server)
+        logger.exception("Storing inbound message %s failed", message.referentienummer)
+        return _fault("StUF046", "server", "Het bericht kon nu niet worden opgeslagen.", message)
+
+
+def _deliver(message: InboundMessage) -> HttpResponse:
+    """Find the gemeente, make a repeat harmless, store and let the handlers run."""
     municipality = Municipality.objects.filter(code=message.ontvanger.organisatie).first()
     if municipality is None:
         return _fault(
@@ -171,9 +215,6 @@ def receive(request: HttpRequest) -> HttpResponse:
         return _answer_repeat(message, known, fingerprint)
     except HandlerRefused as refusal:
         return _fault(refusal.code, refusal.plek, refusal.omschrijving, message)
-    except Exception:  # storing failed: tell RINIS to try again later (StUF046, server)
-        logger.exception("Storing inbound message %s failed", message.referentienummer)
-        return _fault("StUF046", "server", "Het bericht kon nu niet worden opgeslagen.", message)
     return _bv03(message, received)
 
 

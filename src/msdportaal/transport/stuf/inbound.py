@@ -213,7 +213,11 @@ class _Known:
     referentienummer: str | None = None
 
     def refuse(
-        self, cls: type[InboundMessageError], message: str, errors: list[str] | None = None
+        self,
+        cls: type[InboundMessageError],
+        message: str,
+        errors: list[str] | None = None,
+        omschrijving: str | None = None,
     ) -> InboundMessageError:
         kwargs = {
             "zender": self.zender,
@@ -221,8 +225,12 @@ class _Known:
             "referentienummer": self.referentienummer,
         }
         if issubclass(cls, SchemaValidationError):
-            return cls(message, errors=errors or [message], **kwargs)
-        return cls(message, **kwargs)
+            error: InboundMessageError = cls(message, errors=errors or [message], **kwargs)
+        else:
+            error = cls(message, **kwargs)
+        if omschrijving:
+            error.omschrijving = omschrijving
+        return error
 
 
 def _partial(message: etree._Element) -> _Known:
@@ -252,18 +260,44 @@ def _locate_message(
     raise MalformedMessageError(f"not a SOAP 1.1 envelope: {root.tag!r}")
 
 
+def soap11_content_type_problem(content_type: str | None) -> str | None:
+    """Why *content_type* is not a SOAP 1.1 request's (``text/xml``, UTF-8), or None."""
+    media_type, _, params = (content_type or "").partition(";")
+    if media_type.strip().lower() != "text/xml":
+        return (
+            f"Content-Type moet text/xml zijn (SOAP 1.1), niet {media_type.strip()[:60]!r}; "
+            "stuur het bericht als text/xml; charset=utf-8."
+        )
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return (
+                f"Tekenset {value.strip()[:20]!r} wordt niet ondersteund; "
+                "stuur het bericht als text/xml; charset=utf-8."
+            )
+    return None
+
+
 def parse_inbound(
     body: bytes,
     *,
     soap_action: str | None = None,
     require_soap: bool = True,
     max_bytes: int = MAX_XML_BYTES,
+    content_type: str | None = None,
+    require_soap_action: bool = False,
 ) -> InboundMessage:
     """Parse and validate a received ggk_Di01/ggk_Du01 SOAP request body.
 
     ``soap_action`` is the HTTP ``SOAPAction`` header, if the caller has it; when
-    present it must match the body element. ``require_soap=False`` also accepts a bare
-    Di01/Du01 document (as in the official example files).
+    present it must match the body element, and with ``require_soap_action`` it must be
+    present. ``content_type``, when given, must be SOAP 1.1's ``text/xml`` (StUF055).
+    Both are checked after the stuurgegevens were read, so the Fo03 can name the
+    refused message. ``require_soap=False`` also accepts a bare Di01/Du01 document (as
+    in the official example files).
 
     Raises :class:`MalformedMessageError`, :class:`UnknownOperationError` or
     :class:`SchemaValidationError` (all :class:`~.errors.InboundMessageError`, each with
@@ -276,15 +310,22 @@ def parse_inbound(
     message, addressing = _locate_message(root, require_soap)
     known = _partial(message)
 
+    if content_type is not None and (problem := soap11_content_type_problem(content_type)):
+        raise known.refuse(MalformedMessageError, problem, omschrijving=problem)
     operation = _OPERATIONS.get(message.tag)
     if operation is None:
         raise known.refuse(UnknownOperationError, f"unsupported message {message.tag!r}")
-    if soap_action:
-        action = soap_action.strip().strip('"')
-        if action and action != _SOAP_ACTIONS[operation[0]]:
-            raise known.refuse(
-                UnknownOperationError, f"SOAPAction {action!r} does not match {operation[0]}"
-            )
+    expected_action = _SOAP_ACTIONS[operation[0]]
+    action = (soap_action or "").strip().strip('"')
+    if action != expected_action and (action or require_soap_action):
+        problem = f'HTTP-header SOAPAction moet "{expected_action}" zijn, ' + (
+            f"niet {action[:80]!r}." if action else "maar ontbreekt."
+        )
+        raise known.refuse(
+            UnknownOperationError,
+            f"SOAPAction {action!r} does not match {operation[0]}",
+            omschrijving=problem,
+        )
 
     errors = schema_errors(ggk_schema(), message)
     if errors:

@@ -157,3 +157,34 @@ def test_head_tells_size_and_etag(client: Client, gb_message, rinis):
     assert response.status_code == 200
     assert response["Content-Length"] == str(len(content))
     assert response.content == b""
+
+
+def test_no_answer_puts_the_token_in_the_log(client: Client, gb_message, rinis):
+    """Not the 200, nor Django's "Not Found: <path>" / "Method Not Allowed" lines."""
+    import io
+    import logging
+
+    from msdportaal.operations import logs
+
+    message, content = gb_message
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.formatter("json"))
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        assert client.get(url(message), **rinis).status_code == 200
+        assert client.get(url(message)).status_code == 404  # no certificate
+        assert client.post(url(message), **rinis).status_code == 405
+        unsatisfiable = client.get(url(message), HTTP_RANGE=f"bytes={len(content)}-", **rinis)
+        assert unsatisfiable.status_code == 416
+        assert client.get("/rinis/gb/guessed-token-0123/", **rinis).status_code == 404
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+    text = stream.getvalue()
+    assert text.count("/rinis/gb/***/") >= 5, text
+    assert message.gb_token not in text
+    assert "guessed-token-0123" not in text

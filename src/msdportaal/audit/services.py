@@ -46,11 +46,23 @@ def record(
         ip_address=client_ip(request),
         object_type=target._meta.label if target is not None else "",
         object_id=str(target.pk) if target is not None else "",
-        message=message[:500],
-        details=details,
+        message=_without_nul(message[:500]),
+        details=_without_nul(details),
     )
     # At the end of the hash chain, under its lock (chain.py).
     return chain.append(entry)
+
+
+def _without_nul(value: Any) -> Any:
+    """A refused input may hold NUL (a file name), which PostgreSQL's text and jsonb cannot
+    store: the audit keeps it visibly, as the four characters ``\\x00``."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 def _user_repr(user: Any) -> str:

@@ -89,57 +89,37 @@ def _still_needed_for_sending(stored_name: str) -> bool:
     )
 
 
-def purge_delivery(delivery: Delivery, now: datetime.datetime) -> bool:
-    if _still_needed_for_sending(delivery.stored_name):
-        logger.warning(
-            "retention: file still needed for sending, kept", delivery=delivery.reference
-        )
+def _purge_sent_file(item: Delivery | ConsentForm, what: str, now: datetime.datetime) -> bool:
+    """A file RINIS accepted (a delivery or a consent CSV): the file goes, the row stays."""
+    if _still_needed_for_sending(item.stored_name):
+        logger.warning("retention: file still needed for sending, kept", reference=item.reference)
         return False
-    default_storage.delete(delivery.stored_name)
+    default_storage.delete(item.stored_name)
     with transaction.atomic():
-        marked = Delivery.objects.filter(pk=delivery.pk, purged_at__isnull=True).update(
-            purged_at=now
-        )
+        marked = type(item).objects.filter(pk=item.pk, purged_at__isnull=True).update(purged_at=now)
         if marked:
-            message = delivery.outbound_message
+            message = item.outbound_message
             record(
                 AuditAction.RETENTION_PURGE,
-                municipality=delivery.municipality,
-                target=delivery,
-                message=f"aanlevering {delivery.reference} {delivery.file_name}: bestand "
+                municipality=item.municipality,
+                target=item,
+                message=f"{what} {item.reference} {item.file_name}: bestand "
                 "verwijderd (bewaartermijn)",
-                file_name=delivery.file_name,
-                size=delivery.size,
-                sha256=delivery.sha256,
+                file_name=item.file_name,
+                size=item.size,
+                sha256=item.sha256,
                 delivered_at=message.delivered_at.isoformat() if message else None,
                 retention_days=settings.MSD_RETENTION_DELIVERED_DAYS,
             )
     return bool(marked)
 
 
+def purge_delivery(delivery: Delivery, now: datetime.datetime) -> bool:
+    return _purge_sent_file(delivery, "aanlevering", now)
+
+
 def purge_consent_form(form: ConsentForm, now: datetime.datetime) -> bool:
-    if _still_needed_for_sending(form.stored_name):
-        logger.warning("retention: file still needed for sending, kept", consent=form.reference)
-        return False
-    default_storage.delete(form.stored_name)
-    with transaction.atomic():
-        marked = ConsentForm.objects.filter(pk=form.pk, purged_at__isnull=True).update(
-            purged_at=now
-        )
-        if marked:
-            record(
-                AuditAction.RETENTION_PURGE,
-                municipality=form.municipality,
-                target=form,
-                message=f"toestemming {form.reference} {form.file_name}: bestand "
-                "verwijderd (bewaartermijn)",
-                file_name=form.file_name,
-                size=form.size,
-                sha256=form.sha256,
-                delivered_at=form.outbound_message.delivered_at.isoformat(),
-                retention_days=settings.MSD_RETENTION_DELIVERED_DAYS,
-            )
-    return bool(marked)
+    return _purge_sent_file(form, "toestemming", now)
 
 
 def purge_report(report: Report, now: datetime.datetime) -> bool:

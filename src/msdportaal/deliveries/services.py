@@ -82,20 +82,31 @@ def _name_changed_message(name: str, municipality: Municipality, data_sets: list
         _CHAR_NAMES.get(c) or (f"„{c}”" if c.isprintable() else f"teken U+{ord(c):04X}")
         for c in bad
     )
-    current, _previous = open_half_years()
-    example = data_sets[0].example_file_name(municipality.code, current) if data_sets else ""
     return _(
         "De bestandsnaam „%(name)s” bevat tekens die onderweg weggelaten of veranderd zouden "
         "worden (%(chars)s), zoals een map, een HTML-code of een onzichtbaar teken. We sturen "
         "een bestand alleen door onder precies de naam die u verstuurt. Geef het bestand een "
         "naam volgens het patroon MSD_<SET>_<gemeentecode>_<periode>.csv (of .zip), "
         "bijvoorbeeld %(example)s, en lever het opnieuw aan."
-    ) % {"name": _visible(name), "chars": shown or _("tekens"), "example": example}
+    ) % {
+        "name": _visible(name),
+        "chars": shown or _("tekens"),
+        "example": _example_name(municipality, data_sets),
+    }
+
+
+def _example_name(municipality: Municipality | None, data_sets: list[DataSet]) -> str:
+    """A correct file name for this gemeente in the current period, for refusal messages."""
+    if municipality is None or not data_sets:
+        return ""
+    current, _previous = open_half_years()
+    return data_sets[0].example_file_name(municipality.code, current)
 
 
 def body_refused(request: HttpRequest, failure: str) -> str:
     """The Dutch message for a request body refused as a whole; nothing was kept."""
     from django.conf import settings
+    from django.http.multipartparser import MAX_TOTAL_HEADER_SIZE
 
     from . import uploads
 
@@ -117,6 +128,18 @@ def body_refused(request: HttpRequest, failure: str) -> str:
             "deze pagina en probeer het opnieuw."
         )
         % {"max": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024:g}".replace(".", ",")},
+        uploads.PART_HEADER_TOO_BIG: _(
+            "De naam van een bestand is te lang: de naam en de andere gegevens bij één "
+            "bestand mogen samen hoogstens %(max)d tekens zijn. Er is niets aangeleverd. Geef "
+            "het bestand een naam volgens het patroon MSD_<SET>_<gemeentecode>_<periode>.csv "
+            "(of .zip), bijvoorbeeld %(example)s, en lever het opnieuw aan."
+        )
+        % {
+            "max": MAX_TOTAL_HEADER_SIZE,
+            "example": _example_name(
+                getattr(request, "acting_municipality", None), list(DataSet.objects.all())
+            ),
+        },
         uploads.BROKEN: _(
             "De upload is niet compleet aangekomen (de verbinding is onderbroken of het "
             "verzoek is beschadigd). Er is niets aangeleverd. Kies de bestanden opnieuw en "

@@ -29,6 +29,12 @@ TOO_MANY_FILES = "too_many_files"
 TOO_MANY_FIELDS = "too_many_fields"
 FIELD_TOO_BIG = "field_too_big"
 BROKEN = "broken"
+PART_HEADER_TOO_BIG = "part_header_too_big"
+
+# Django refuses a part whose headers (the file name among them) exceed
+# django.http.multipartparser.MAX_TOTAL_HEADER_SIZE with a plain MultiPartParserError;
+# only its text tells it from a broken body.
+_PART_HEADER_TOO_BIG_TEXT = "Request max total header size exceeded."
 
 _FAILURES: dict[type[BaseException], str] = {
     TooManyFilesSent: TOO_MANY_FILES,
@@ -161,6 +167,8 @@ class UploadParsingMiddleware:
                 if isinstance(handler, HashingUploadHandler):
                     handler.discard()
             failure = next((v for k, v in _FAILURES.items() if isinstance(exc, k)), None)
+            if failure == BROKEN and str(exc) == _PART_HEADER_TOO_BIG_TEXT:
+                failure = PART_HEADER_TOO_BIG
             if failure is None:
                 raise
             _refuse_body(request, failure, getattr(parser, "_post", None), MultiValueDict())

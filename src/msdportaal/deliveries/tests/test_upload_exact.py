@@ -209,3 +209,25 @@ def test_a_refused_body_without_a_csrf_token_is_still_a_csrf_failure(user_a):
     response = post(client, parts + b"--" + BOUNDARY.encode() + b"--\r\n")
     assert response.status_code == 403
     assert stored_files(settings.FILE_UPLOAD_TEMP_DIR) == []
+
+
+@pytest.mark.parametrize("length", [1100, 5000])
+def test_a_file_name_over_django_s_header_limit_is_refused_as_too_long(
+    csrf_client: Client, unchanged, length: int
+):
+    """Django refuses a part header over 1 KB as a broken body; the user is told it is the name."""
+    long_name = ("MSD_WMO-BASIS_0363_" + "x" * length + ".csv").encode()
+    page = assert_refused(
+        post(
+            csrf_client,
+            body(
+                csrf_client,
+                file_part(GOOD.encode(), csv_bytes()),
+                file_part(long_name, csv_bytes()),
+            ),
+        ),
+        "De naam van een bestand is te lang",
+        "hoogstens 1024 tekens",
+        f"bijvoorbeeld MSD_WMO-BASIS_0363_{CURRENT}.csv",
+    )
+    assert "niet compleet aangekomen" not in page

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 
 from msdportaal.organisations.models import Municipality
 from msdportaal.organisations.scoping import for_acting_municipality
 from msdportaal.periods.models import DataSet
+from msdportaal.transport.models import MessageState, OutboundMessage
+from msdportaal.transport.services import older_unfinished
 
 from .models import DeliveredFile, Delivery, UploadBatch
 
@@ -18,9 +20,18 @@ def delivered_files(
     qs = for_acting_municipality(DeliveredFile.objects.all(), request)
     if period_code:
         qs = qs.filter(reporting_period__code=period_code)
-    return qs.select_related(
-        "delivery__outbound_message", "data_set", "reporting_period", "replaced_by"
-    ).order_by("-reporting_period__code", "data_set__order", "-delivery__uploaded_at", "position")
+    # The message comes with "waits for an earlier one" answered in the same query, so a
+    # list of queued deliveries costs no query per row (transport.services.waits_for_earlier).
+    messages = OutboundMessage.objects.annotate(
+        waits_for_earlier=older_unfinished(MessageState.RETRYING)
+    )
+    return (
+        qs.select_related("delivery", "data_set", "reporting_period", "replaced_by")
+        .prefetch_related(Prefetch("delivery__outbound_message", queryset=messages))
+        .order_by(
+            "-reporting_period__code", "data_set__order", "-delivery__uploaded_at", "position"
+        )
+    )
 
 
 def deliveries(request: HttpRequest) -> QuerySet[Delivery]:

@@ -60,9 +60,17 @@ def older_unfinished(*states: MessageState) -> Exists:
 
 def waits_for_earlier(message: OutboundMessage) -> bool:
     """True while *message* waits behind an older message of its gemeente that is waiting
-    for a retry (what the gemeente and IB see as "wacht op eerdere aanlevering")."""
+    for a retry (what the gemeente and IB see as "wacht op eerdere aanlevering").
+
+    A list of messages answers this in its own query: annotate the messages with
+    ``waits_for_earlier=older_unfinished(MessageState.RETRYING)`` (see
+    :func:`msdportaal.deliveries.selectors.delivered_files`).
+    """
     if message.state not in SENDABLE:
         return False
+    known = message.__dict__.get("waits_for_earlier")
+    if known is not None:
+        return bool(known)
     return OutboundMessage.objects.filter(
         municipality_id=message.municipality_id,
         tijdstip_bericht__lt=message.tijdstip_bericht,

@@ -85,10 +85,14 @@ def test_a_killed_web_worker_leaves_a_file_the_sweeper_removes(
         )
         chunk = b"a;b;c\r\n" * 20_000
         sent = 0
-        while not any(upload_tmp.iterdir()) and sent < declared // 2:
+
+        def written() -> bool:  # the handler writes per 1 MiB chunk, after creating the file
+            return any(p.stat().st_size > 0 for p in upload_tmp.iterdir())
+
+        while not written() and sent < declared // 2:
             sock.sendall(chunk)
             sent += len(chunk)
-        wait_for(lambda: any(upload_tmp.iterdir()), timeout=30, what="a temporary upload file")
+        wait_for(written, timeout=30, what="a temporary upload file with data in it")
         (worker,) = _children(process.pid)
         os.kill(worker, signal.SIGKILL)
         wait_for(lambda: worker not in _children(process.pid), timeout=30, what="worker gone")

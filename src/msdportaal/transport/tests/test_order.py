@@ -72,6 +72,8 @@ def test_a_newer_message_waits_behind_a_retrying_one_and_both_arrive_in_order(
     # The gemeente and IB see why it waits.
     history = client_a.get(reverse("deliveries:history")).content.decode()
     assert "wacht op eerdere aanlevering" in history
+    overview = client_a.get(reverse("overview:index")).content.decode()
+    assert overview.count("Nog niet doorgestuurd") == 2  # the retrying one and the one behind it
     changelist = ib.get(reverse("admin:transport_outboundmessage_changelist")).content.decode()
     assert changelist.count("wacht op eerdere aanlevering") == 1
 

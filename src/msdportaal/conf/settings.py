@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "msdportaal.core.security.AdminHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "msdportaal.core.sessions.SessionRefreshMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CSRF, which is the first to read a POST body (exact names, no leftovers).
@@ -166,15 +167,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Sessions end after a period of inactivity; every request moves the deadline on.
 # Error pages (core/templates/errors/): where users can ask for help, and how long the 503
 # page shown while the database is away asks clients to wait (Retry-After).
 MSD_SUPPORT_EMAIL = env.str("MSD_SUPPORT_EMAIL", default="")
 MSD_RETRY_AFTER_SECONDS = env.int("MSD_RETRY_AFTER_SECONDS", default=60)
 
+# Sessions end after a period of inactivity; every request moves the deadline on.
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("MSD_SESSION_IDLE_TIMEOUT_MINUTES", default=15)
-SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# The session row is written at most once per this many seconds (core/sessions.py), so a
+# session ends between the idle timeout and the idle timeout plus this after the last request.
+MSD_SESSION_REFRESH_SECONDS = env.int("MSD_SESSION_REFRESH_SECONDS", default=60)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_MINUTES * 60 + MSD_SESSION_REFRESH_SECONDS
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -17,7 +17,9 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "acting_municipality": getattr(request, "acting_municipality", None),
         "navigation": [],
         "logout_url": reverse("organisations:logout"),
-        "session_timeout_seconds": settings.SESSION_COOKIE_AGE if municipal else None,
+        "session_timeout_seconds": settings.SESSION_IDLE_TIMEOUT_MINUTES * 60
+        if municipal
+        else None,
         "session_keepalive_url": reverse("core:keepalive"),
         "can_switch_municipality": False,
         "switch_municipality_url": reverse("organisations:choose"),

@@ -83,6 +83,7 @@ class Contact(models.Model):
     events = models.JSONField(_("meldingen"), default=list)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("gebruiker"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -112,16 +113,17 @@ class Notification(models.Model):
 
     municipality = models.ForeignKey(
         "organisations.Municipality",
+        verbose_name=_("gemeente"),
         on_delete=models.CASCADE,
         related_name="notifications",
     )
-    event = models.CharField(max_length=30, choices=Event.choices)
-    key = models.CharField(max_length=150)
-    title = models.CharField(max_length=200)
-    body = models.TextField()
-    link = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    read_at = models.DateTimeField(null=True, blank=True)
+    event = models.CharField(_("gebeurtenis"), max_length=30, choices=Event.choices)
+    key = models.CharField(_("sleutel"), max_length=150)
+    title = models.CharField(_("titel"), max_length=200)
+    body = models.TextField(_("tekst"))
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("aangemaakt op"), auto_now_add=True)
+    read_at = models.DateTimeField(_("gelezen op"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("melding")
@@ -154,28 +156,31 @@ class EmailLedger(models.Model):
     sends it (``services.queue_email``, ``services.deliver_stored``).
     """
 
-    key = models.CharField(max_length=150)
-    recipient = models.EmailField()
+    key = models.CharField(_("gebeurtenis (sleutel)"), max_length=150)
+    recipient = models.EmailField(_("ontvanger"))
     municipality = models.ForeignKey(
         "organisations.Municipality",
+        verbose_name=_("gemeente"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
     )
     state = models.CharField(
-        max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
+        _("status"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    claimed_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-    subject = models.CharField(max_length=300, blank=True)
-    body = models.TextField(blank=True)
-    html = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(_("pogingen"), default=0)
+    error = models.CharField(_("laatste fout"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("aangemaakt op"), auto_now_add=True)
+    claimed_at = models.DateTimeField(_("laatst opgepakt op"))
+    sent_at = models.DateTimeField(_("verstuurd op"), null=True, blank=True)
+    subject = models.CharField(_("onderwerp"), max_length=300, blank=True)
+    body = models.TextField(_("tekst"), blank=True)
+    html = models.TextField(_("HTML-versie"), blank=True)
     #: Stored e-mails only: when the next attempt is due (None: rendered on the fly).
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_attempt_at = models.DateTimeField(
+        _("volgende poging"), null=True, blank=True, db_index=True
+    )
 
     class Meta:
         verbose_name = _("verstuurde e-mail")

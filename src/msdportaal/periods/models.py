@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -163,6 +164,9 @@ class DeadlineExtension(models.Model):
     )
     deadline = models.DateField(_("deadline voor deze gemeente"))
     reason = models.CharField(_("reden"), max_length=200, blank=True)
+    #: When IB granted it, or last moved its deadline (IB's start page counts today's);
+    #: empty for extensions granted before this was recorded.
+    granted_at = models.DateTimeField(_("verleend op"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("uitstel")
@@ -175,3 +179,15 @@ class DeadlineExtension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.municipality} {self.period.code}: {self.deadline:%d-%m-%Y}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        previous = (
+            DeadlineExtension.objects.filter(pk=self.pk).values_list("deadline", flat=True).first()
+            if self.pk is not None
+            else None
+        )
+        if previous != self.deadline:
+            self.granted_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "granted_at"}
+        super().save(*args, **kwargs)

@@ -106,25 +106,29 @@ class OutboundMessage(models.Model):
     referentienummer = models.CharField(_("referentienummer (UUID)"), max_length=36, unique=True)
     tijdstip_bericht = models.CharField(_("tijdstipBericht"), max_length=17)
     functie = models.CharField(_("functie"), max_length=30)
-    zender_applicatie = models.CharField(max_length=50)
-    zender_administratie = models.CharField(max_length=200)
-    applicatie_versie = models.CharField(max_length=4)
-    applicatie_subversie = models.CharField(max_length=4)
-    functie_versie = models.CharField(max_length=4)
-    functie_subversie = models.CharField(max_length=4)
+    zender_applicatie = models.CharField(_("zender: applicatie"), max_length=50)
+    zender_administratie = models.CharField(_("zender: administratie"), max_length=200)
+    applicatie_versie = models.CharField(_("applicatieversie"), max_length=4)
+    applicatie_subversie = models.CharField(_("applicatiesubversie"), max_length=4)
+    functie_versie = models.CharField(_("functieversie"), max_length=4)
+    functie_subversie = models.CharField(_("functiesubversie"), max_length=4)
     referentienummer_bericht = models.CharField(_("ons referentienummer"), max_length=40)
     bestandsnaam = models.CharField(_("bestandsnaam"), max_length=255)
     content_type = models.CharField(_("contenttype"), max_length=50)
     # The file, as stored by whoever handed it over (never copied).
-    stored_name = models.CharField(max_length=255)
+    stored_name = models.CharField(_("opslaglocatie"), max_length=255)
     size = models.BigIntegerField(_("grootte (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     # Grote Berichten: set when the message is too big to carry the file inline.
-    gb_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    gb_token = models.CharField(
+        _("token Grote Berichten"), max_length=64, unique=True, null=True, blank=True
+    )
     gb_expires_at = models.DateTimeField(_("GB beschikbaar tot"), null=True, blank=True)
     #: The expiry announced in the message: fixed, so a resend is byte-identical even when
     #: IB's resend keeps the file available longer (``gb_expires_at``).
-    gb_announced_expiry = models.DateTimeField(null=True, blank=True)
+    gb_announced_expiry = models.DateTimeField(
+        _("GB-vervaldatum in het bericht"), null=True, blank=True
+    )
     # State machine.
     state = models.CharField(
         _("status"),
@@ -135,10 +139,12 @@ class OutboundMessage(models.Model):
     )
     attempts = models.PositiveIntegerField(_("pogingen"), default=0)
     next_attempt_at = models.DateTimeField(_("volgende poging"), null=True, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(_("in behandeling tot"), null=True, blank=True)
     #: When a task was last put on the broker for it: the sweeper leaves it to that task
     #: for a while instead of queuing a duplicate every sweep.
-    triggered_at = models.DateTimeField(null=True, blank=True)
+    triggered_at = models.DateTimeField(
+        _("laatst aangeboden aan de wachtrij"), null=True, blank=True
+    )
     created_at = models.DateTimeField(_("aangemaakt"), auto_now_add=True)
     #: Retries go on until this moment plus the retry window; a manual resend restarts it.
     window_started_at = models.DateTimeField(_("pogingen sinds"), default=timezone.now)
@@ -178,7 +184,10 @@ class AttemptOutcome(models.TextChoices):
 
 class OutboundAttempt(models.Model):
     message = models.ForeignKey(
-        OutboundMessage, on_delete=models.CASCADE, related_name="attempt_log"
+        OutboundMessage,
+        verbose_name=_("bericht"),
+        on_delete=models.CASCADE,
+        related_name="attempt_log",
     )
     number = models.PositiveIntegerField(_("poging"))
     started_at = models.DateTimeField(_("begonnen"))

@@ -539,6 +539,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from msdportaal.organisations.models import Municipality, User
+from msdportaal.organisations.session import LoginGrant, start_login_session
 from msdportaal.periods.services import open_half_years
 from msdportaal.transport.models import TransportConfiguration, TrustedClient
 from rinis_simulator.devcerts import RINIS_OIN
@@ -563,7 +564,6 @@ with transaction.atomic():
             first_name="Bench",
             last_name=code,
             email=f"bench-{code}@example.invalid",
-            acting_organisation=municipality.name,
             profile_completed_at=timezone.now(),
         )
         user.set_unusable_password()
@@ -575,6 +575,9 @@ with transaction.atomic():
             session[SESSION_KEY] = user._meta.pk.value_to_string(user)
             session[BACKEND_SESSION_KEY] = "%(backend)s"
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            start_login_session(
+                session, LoginGrant((municipality.pk,), organisation=municipality.name)
+            )
             session.create()
             keys.append(session.session_key)
         out[code] = keys

@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -406,13 +407,16 @@ def restore_reference_data() -> None:
         getattr(import_module(module), loader)(apps, None)
 
 
-@pytest.fixture
-def browser_page(
-    browser: Any, live_server: Any, transactional_db: None
+@contextmanager
+def accessible_page(
+    browser: Any, base_url: str, *, locale: str = "nl-NL", **context_options: Any
 ) -> Iterator[AccessiblePage]:
-    restore_reference_data()
-    context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
-    page = AccessiblePage(context.new_page(), live_server.url)
+    """A page in a browser context of its own (its own cookies: another browser), checked
+    like every page: axe on each page visited, nothing blocked by the CSP."""
+    context = browser.new_context(
+        locale=locale, viewport={"width": 1280, "height": 900}, **context_options
+    )
+    page = AccessiblePage(context.new_page(), base_url)
     page.page.set_default_timeout(15_000)
     yield page
     context.close()
@@ -422,6 +426,15 @@ def browser_page(
     assert not page.csp_violations, "blocked by the Content-Security-Policy:\n" + "\n".join(
         page.csp_violations
     )
+
+
+@pytest.fixture
+def browser_page(
+    browser: Any, live_server: Any, transactional_db: None
+) -> Iterator[AccessiblePage]:
+    restore_reference_data()
+    with accessible_page(browser, live_server.url) as page:
+        yield page
 
 
 def browser_login(browser_page: AccessiblePage, user: User) -> AccessiblePage:

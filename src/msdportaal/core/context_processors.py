@@ -22,12 +22,16 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         else None,
         "session_keepalive_url": reverse("core:keepalive"),
         "can_switch_municipality": False,
+        "login_intermediary": "",
         "switch_municipality_url": reverse("organisations:choose"),
     }
     if municipal:
         from msdportaal.notifications.services import unread_count
 
-        context["can_switch_municipality"] = user.municipalities.active()[:2].count() > 1
+        # What this session's login is for (set by ActingMunicipalityMiddleware from the
+        # session, organisations/session.py), never what another login of the person is for.
+        context["can_switch_municipality"] = len(getattr(request, "login_municipalities", [])) > 1
+        context["login_intermediary"] = getattr(request, "login_intermediary", "")
         unread = unread_count(context["acting_municipality"])
         context["navigation"] = navigation(request, {"notifications:inbox": unread})
     return context

@@ -26,8 +26,9 @@ from .services import Message, ensure_contact_for, notify, queue_email
 
 
 @receiver(profile_completed)
-def _contact_for_new_user(sender: Any, user: Any, **kwargs: Any) -> None:
-    ensure_contact_for(user, user.municipalities.all())
+def _contact_for_new_user(sender: Any, user: Any, municipalities: Any, **kwargs: Any) -> None:
+    """A contact for the gemeenten of the login with which the profile was filled in."""
+    ensure_contact_for(user, municipalities)
 
 
 @receiver(batch_confirmed)

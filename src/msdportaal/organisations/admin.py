@@ -32,7 +32,6 @@ class UserAdmin(DjangoUserAdmin):
         "last_name",
         "email",
         "is_staff",
-        "acting_organisation",
     )
     list_filter = ("is_staff", "is_superuser", "is_active", "municipalities__province")
     search_fields = ("username", "first_name", "last_name", "email", "municipalities__name")
@@ -45,7 +44,6 @@ class UserAdmin(DjangoUserAdmin):
                 "fields": (
                     "municipalities",
                     "phone",
-                    "acting_organisation",
                     "identity_pseudonym",
                     "profile_completed_at",
                 )

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from .identity import MunicipalIdentity
 from .models import Municipality, User
+from .session import LoginGrant
 
 
 class MunicipalIdentityBackend(BaseBackend):
@@ -39,17 +40,25 @@ class MunicipalIdentityBackend(BaseBackend):
         )
         if not user.is_active or user.is_staff:
             return None
-        user.acting_organisation = identity.intermediary or identity.organisation_name
-        user.save(update_fields=["acting_organisation"])
         # Read by the audit trail's user_logged_in receiver: how and for whom this login was.
         user.login_audit_details = {  # type: ignore[attr-defined]
             "method": identity.method,
             "organisation": identity.organisation_name,
             "intermediary": identity.intermediary,
+            "gemeenten": [m.code for m in municipalities],
             **identity.extra,
         }
-        # The login method decides, on every login, which gemeenten this person may act for.
-        user.municipalities.set(municipalities)
+        # The login method decides, on every login, which gemeenten this login may act
+        # for. That is this login's own: log_in_municipal_user puts it in the new session,
+        # so another session of the same person keeps its own gemeenten.
+        user.login_grant = LoginGrant(  # type: ignore[attr-defined]
+            municipality_ids=tuple(m.pk for m in municipalities),
+            organisation=identity.organisation_name,
+            intermediary=identity.intermediary,
+        )
+        # The person is linked to every gemeente a login was for; IB can undo a link in
+        # the admin, which ends that gemeente in all of the person's sessions.
+        user.municipalities.add(*municipalities)
         return user
 
     def get_user(self, user_id: int) -> User | None:

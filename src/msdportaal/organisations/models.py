@@ -82,7 +82,9 @@ class User(AbstractUser):
 
     Municipal users come in through eHerkenning, which tells us the organisation and a
     pseudonym, not a name or e-mail address; those come from the profile the user fills
-    in at first login (DESIGN.md §3.6).
+    in at first login (DESIGN.md §3.6). What one login is for (its gemeenten, the
+    organisation or intermediary, the chosen gemeente) is kept in that login's session,
+    not here: one person may be logged in twice, for two gemeenten (``session.py``).
     """
 
     phone = models.CharField(_("telefoonnummer"), max_length=20, blank=True)
@@ -91,7 +93,12 @@ class User(AbstractUser):
         verbose_name=_("gemeenten"),
         related_name="users",
         blank=True,
-        help_text=_("De gemeenten waarvoor deze gebruiker mag handelen."),
+        help_text=_(
+            "De gemeenten waarvoor deze persoon heeft ingelogd. Elke inlog handelt alleen "
+            "voor de gemeenten van die inlog. Haalt u hier een gemeente weg, dan kan de "
+            "persoon daar direct in geen enkele sessie meer voor handelen, tot een nieuwe "
+            "inlog voor die gemeente."
+        ),
     )
     identity_pseudonym = models.CharField(
         _("pseudoniem"),
@@ -100,12 +107,6 @@ class User(AbstractUser):
         null=True,
         blank=True,
         help_text=_("Identificatie van de persoon zoals eHerkenning die doorgeeft."),
-    )
-    acting_organisation = models.CharField(
-        _("organisatie"),
-        max_length=200,
-        blank=True,
-        help_text=_("De organisatie waarvoor de gebruiker inlogde (gemeente of intermediair)."),
     )
     profile_completed_at = models.DateTimeField(_("profiel ingevuld op"), null=True, blank=True)
 

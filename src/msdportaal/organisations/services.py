@@ -16,8 +16,9 @@ from msdportaal.audit.models import AuditAction
 from msdportaal.audit.services import record
 
 from .identity import MunicipalIdentity
-from .middleware import SESSION_KEY
 from .models import Municipality, User
+from .session import LoginGrant, login_municipalities, start_login_session
+from .session import choose as choose_in_session
 from .signals import profile_completed
 
 GEMEENTEN_CSV = Path(__file__).resolve().parent / "data" / "gemeenten-2026.csv"
@@ -31,12 +32,15 @@ def log_in_municipal_user(request: HttpRequest, identity: MunicipalIdentity) -> 
     user = authenticate(request, identity=identity)
     if user is None:
         raise NoMunicipalityError(identity.organisation_name)
+    grant: LoginGrant = user.login_grant  # type: ignore[attr-defined]
     login(request, user, backend="msdportaal.organisations.backends.MunicipalIdentityBackend")
+    # After login(), which gave this login a session of its own (session.py).
+    start_login_session(request.session, grant)
     return user
 
 
 def choose_municipality(request: HttpRequest, municipality: Municipality) -> None:
-    request.session[SESSION_KEY] = municipality.pk
+    choose_in_session(request, municipality)
     request.acting_municipality = municipality  # type: ignore[attr-defined]
     record(AuditAction.MUNICIPALITY_CHOSEN, request=request, municipality=municipality)
 
@@ -54,7 +58,7 @@ def update_profile(
     user.save(update_fields=["first_name", "last_name", "email", "phone", "profile_completed_at"])
     record(AuditAction.PROFILE_UPDATED, request=request, target=user)
     if first_time:
-        profile_completed.send(User, user=user)
+        profile_completed.send(User, user=user, municipalities=list(login_municipalities(request)))
 
 
 @dataclass

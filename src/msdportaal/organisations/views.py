@@ -18,6 +18,7 @@ from .eherkenning import services as eherkenning
 from .forms import ChooseMunicipalityForm, DevLoginForm, ProfileForm
 from .identity import MunicipalIdentity
 from .services import choose_municipality, log_in_municipal_user, update_profile
+from .session import login_municipalities
 
 
 def _next_url(request: HttpRequest, default: str = "overview:index") -> str:
@@ -82,7 +83,8 @@ def logged_out(request: HttpRequest) -> HttpResponse:
 @municipal_user_required
 @require_http_methods(["GET", "POST"])
 def choose(request: HttpRequest) -> HttpResponse:
-    municipalities = request.user.municipalities.active().order_by("name")
+    # Only the gemeenten of this session's login, never those of another login.
+    municipalities = login_municipalities(request)
     form = ChooseMunicipalityForm(
         request.POST or None,
         municipalities=municipalities,

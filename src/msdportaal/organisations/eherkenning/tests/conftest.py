@@ -89,14 +89,16 @@ def amsterdam_registered(municipality_a: Any) -> Any:
 def log_in_with(client: Client, eherkenning: TestBroker) -> Callable[..., Any]:
     """Go through the whole flow with the Django test client; returns the ACS response."""
 
-    def flow(scenario: Scenario, *, next_url: str = "") -> Any:
+    def flow(scenario: Scenario, *, next_url: str = "", using: Client | None = None) -> Any:
+        """``using``: another browser (test client) than the test's ``client``."""
+        browser = using or client
         query = {"next": next_url} if next_url else {}
-        start = client.get(reverse("eherkenning:login"), query)
+        start = browser.get(reverse("eherkenning:login"), query)
         assert start.status_code == 200
         artifact = eherkenning.issue_artifact(start.context["saml_request"], scenario)
         params = {"SAMLart": artifact}
         if start.context["relay_state"]:
             params["RelayState"] = start.context["relay_state"]
-        return client.get(reverse("eherkenning:acs"), params)
+        return browser.get(reverse("eherkenning:acs"), params)
 
     return flow

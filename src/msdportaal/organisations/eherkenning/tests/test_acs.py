@@ -12,6 +12,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from msdportaal.audit.models import AuditAction, AuditEntry
 from msdportaal.organisations.models import Municipality, User
@@ -58,7 +59,8 @@ def test_gemeente_with_registered_kvk_logs_in_and_sees_its_overview(
     assert user.identity_pseudonym == PSEUDONYM
     assert user.username == f"eherkenning:{PSEUDONYM}"
     assert list(user.municipalities.all()) == [amsterdam_registered]
-    assert user.acting_organisation == "Gemeente Amsterdam"
+    assert client.session["login_organisation"] == "Gemeente Amsterdam"
+    assert client.session["login_intermediary"] == ""
     assert _logged_in_user(client) == user
 
     # First login: the profile comes first, then the overview of the right gemeente.
@@ -162,7 +164,6 @@ def test_intermediary_acts_for_the_represented_gemeente(
     assert response.status_code == 302
     user = User.objects.get()
     assert list(user.municipalities.all()) == [amsterdam_registered]
-    assert user.acting_organisation == "Softwareleverancier B.V. (KvK 87654321)"
     entry = AuditEntry.objects.get(action=AuditAction.LOGIN)
     assert entry.details["intermediary"] == "Softwareleverancier B.V. (KvK 87654321)"
     assert entry.details["intermediary_kvk_number"] == "87654321"
@@ -170,14 +171,16 @@ def test_intermediary_acts_for_the_represented_gemeente(
 
     user.profile_completed_at = user.date_joined
     user.save()
-    overview = client.get(reverse("overview:index"))
-    assert "Overzicht Amsterdam" in overview.content.decode()
+    overview = client.get(reverse("overview:index")).content.decode()
+    assert "Overzicht Amsterdam" in overview
+    # The banner says through whom this login acts.
+    assert "via Softwareleverancier B.V. (KvK 87654321)" in overview
 
 
 def test_the_same_supplier_employee_logging_in_for_another_gemeente_switches(
     client: Client, log_in_with, amsterdam_registered, municipality_b
 ):
-    """One login = one represented gemeente: the next login replaces the gemeente."""
+    """One login = one represented gemeente: the next login is for the next gemeente."""
     municipality_b.kvk_number = "30280353"
     municipality_b.save()
     supplier = {"acting_subject_id": "supplier-employee-1", "intermediary_kvk_number": "87654321"}
@@ -185,7 +188,37 @@ def test_the_same_supplier_employee_logging_in_for_another_gemeente_switches(
     client.post(reverse("organisations:logout"))
     log_in_with(Scenario(kvk_number="30280353", company_name="Gemeente Utrecht", **supplier))
     user = User.objects.get()
-    assert list(user.municipalities.all()) == [municipality_b]
+    user.profile_completed_at = user.date_joined
+    user.save()
+    page = client.get(reverse("overview:index")).content.decode()
+    assert "Overzicht Utrecht" in page
+    assert "Wissel van gemeente" not in page  # this login is for Utrecht only
+    logins = AuditEntry.objects.filter(action=AuditAction.LOGIN).order_by("pk")
+    assert [entry.details["gemeenten"] for entry in logins] == [["0363"], ["0344"]]
+
+
+def test_two_eherkenning_logins_of_one_person_keep_their_own_gemeente(
+    client: Client, log_in_with, amsterdam_registered, municipality_b
+):
+    """A supplier's employee logged in for Amsterdam in one browser and for Utrecht in
+    another: each browser stays with its own gemeente."""
+    municipality_b.kvk_number = "30280353"
+    municipality_b.save()
+    supplier = {"acting_subject_id": "supplier-employee-1", "intermediary_kvk_number": "87654321"}
+    log_in_with(Scenario(**supplier))
+    User.objects.update(profile_completed_at=timezone.now())
+    assert "Overzicht Amsterdam" in client.get(reverse("overview:index")).content.decode()
+
+    other_browser = Client()
+    log_in_with(
+        Scenario(kvk_number="30280353", company_name="Gemeente Utrecht", **supplier),
+        using=other_browser,
+    )
+    assert User.objects.count() == 1
+    assert "Overzicht Utrecht" in other_browser.get(reverse("overview:index")).content.decode()
+    first = client.get(reverse("overview:index")).content.decode()
+    assert "Overzicht Amsterdam" in first
+    assert "U handelt namens: <strong>Amsterdam</strong>" in first
 
 
 # --- refused -----------------------------------------------------------------------------

@@ -19,7 +19,6 @@ handler500 = "msdportaal.core.views.server_error"
 urlpatterns = [
     path(f"{settings.MSD_ADMIN_PATH}/", include((mfa_urlpatterns, "maykin_2fa"))),
     path(f"{settings.MSD_ADMIN_PATH}/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("msdportaal.organisations.urls")),
     path("", include("msdportaal.organisations.eherkenning.urls")),
     path("", include("msdportaal.core.urls")),

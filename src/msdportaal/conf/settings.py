@@ -88,7 +88,7 @@ MIDDLEWARE = [
     "msdportaal.core.security.AdminHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "msdportaal.core.sessions.SessionRefreshMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # No LocaleMiddleware: the portal is Dutch only, whatever the browser asks (LANGUAGES).
     "django.middleware.common.CommonMiddleware",
     # Before CSRF, which is the first to read a POST body (exact names, no leftovers).
     "msdportaal.deliveries.uploads.UploadParsingMiddleware",
@@ -194,8 +194,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Dutch only, whatever the browser sends in Accept-Language: there is no other catalogue,
+# and a second language here would give English dates ("3 Dec 2026") on Dutch pages.
 LANGUAGE_CODE = "nl"
-LANGUAGES = [("nl", _("Nederlands")), ("en", _("Engels"))]
+LANGUAGES = [("nl", _("Nederlands"))]
 LOCALE_PATHS = [SRC_DIR / "msdportaal" / "locale"]
 TIME_ZONE = "Europe/Amsterdam"
 USE_I18N = True

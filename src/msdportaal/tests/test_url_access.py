@@ -175,9 +175,6 @@ RULES: dict[str, Rule] = {
         get=everyone(NOT_ALLOWED),
         post=public(NO_CONTENT, ib=NO_CONTENT) | {"anonymous": UNAUTHORIZED},
     ),
-    "set_language": Rule(
-        "public: Django's language switch", get=everyone(REDIRECT), post=everyone(REDIRECT)
-    ),
     "eherkenning:login": Rule(
         "public: starts an eHerkenning login (to the broker, or a Dutch error page)",
         get=everyone(expect(200, 302, 503, label="200/302/503")),

@@ -29,4 +29,5 @@ urlpatterns = [
     path("", include("msdportaal.notifications.urls")),
     path("", include("msdportaal.overview.urls")),
     path("", include("msdportaal.operations.urls")),
+    path("", include("msdportaal.api.urls")),
 ]

@@ -16,6 +16,8 @@ file                           use
 ``rinis-client.pem`` (+ key)   client certificate of "RINIS" (CN=RINIS, serialNumber =
                                OIN-like number) when the simulator calls the portal
                                (Grote Berichten download, inbound reports)
+``gemeente-system.pem`` (+ key) a gemeente's own delivering system (API, docs/api.md)
+``supplier-system.pem`` (+ key) a supplier's system acting for several gemeenten (API)
 ``portal-server.pem`` (+ key)  server certificate for the portal's own HTTPS listener
 ============================  ==========================================================
 
@@ -103,6 +105,25 @@ LEAVES: tuple[LeafSpec, ...] = (
         client=True,
         with_san=False,
     ),
+    # Systems that deliver through the API (docs/api.md): a gemeente's own, a supplier's.
+    LeafSpec(
+        "gemeente-system",
+        "Aanleversysteem gemeente",
+        "Gemeente (ontwikkeling)",
+        None,
+        server=False,
+        client=True,
+        with_san=False,
+    ),
+    LeafSpec(
+        "supplier-system",
+        "Aanleversysteem leverancier",
+        "Leverancier (ontwikkeling)",
+        None,
+        server=False,
+        client=True,
+        with_san=False,
+    ),
     LeafSpec(
         "portal-server",
         "msdportaal.localhost",
@@ -136,6 +157,8 @@ class DevCerts:
     simulator: CertPair
     portal_client: CertPair
     rinis_client: CertPair
+    gemeente_system: CertPair
+    supplier_system: CertPair
     portal_server: CertPair
 
     @property
@@ -157,6 +180,8 @@ class DevCerts:
             simulator=pair("simulator"),
             portal_client=pair("portal-client"),
             rinis_client=pair("rinis-client"),
+            gemeente_system=pair("gemeente-system"),
+            supplier_system=pair("supplier-system"),
             portal_server=pair("portal-server"),
         )
 

@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "msdportaal.notifications",
     "msdportaal.overview",
     "msdportaal.operations",
+    "msdportaal.api",
+    "rest_framework",
+    "drf_spectacular",
     "csp",
     "axes",
 ]
@@ -293,6 +296,35 @@ CELERY_BEAT_SCHEDULE["remove-orphaned-upload-files"] = {
     "schedule": 900.0,
 }
 FILE_UPLOAD_PERMISSIONS = 0o640
+
+# --- System-to-system API (docs/api.md) ---------------------------------------------------
+# Requests per registered system certificate (DRF rate syntax: "<n>/<second|minute|hour>").
+MSD_API_RATE = env.str("MSD_API_RATE", default="600/minute")
+# A resumable (tus) upload not finished this long after it began is removed with its parts.
+MSD_TUS_EXPIRY_HOURS = env.int("MSD_TUS_EXPIRY_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["remove-expired-uploads"] = {
+    "task": "msdportaal.api.remove_expired_uploads",
+    "schedule": 3600.0,
+}
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "msdportaal.api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MSD Portaal — API voor systeemkoppelingen",
+    "DESCRIPTION": (
+        "Aanleveren, volgen en ophalen zonder browser. Systemen melden zich met hun "
+        "services-certificaat (mutual TLS); elke fout is een problem document (RFC 9457)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+}
 
 # Consent CSV (DESIGN.md §3.5): the period column's header. The original example spells it
 # "verslagperioode"; set that if CBS wants the typo literally.

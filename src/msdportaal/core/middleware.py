@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 logger = structlog.stdlib.get_logger("msdportaal.errors")
 
 #: Paths whose answers are for machines: never the HTML pages.
-MACHINE_PATH_PREFIXES = ("/rinis/", "/gezond/", "/gereed/", "/metrics")
+MACHINE_PATH_PREFIXES = ("/rinis/", "/gezond/", "/gereed/", "/metrics", "/api/v1/")
 
 
 def is_machine_path(path: str) -> bool:

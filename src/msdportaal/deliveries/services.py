@@ -50,7 +50,7 @@ class StagingResult:
     refusals: list[Refusal] = field(default_factory=list)
 
 
-def _too_large_message(name: str) -> str:
+def too_large_message(name: str) -> str:
     from django.conf import settings
 
     limit_mb = settings.MSD_UPLOAD_MAX_BYTES / 1_000_000
@@ -76,7 +76,7 @@ def _visible(name: str) -> str:
     return "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in name)
 
 
-def _name_changed_message(name: str, municipality: Municipality, data_sets: list[DataSet]) -> str:
+def name_changed_message(name: str, municipality: Municipality, data_sets: list[DataSet]) -> str:
     bad = sorted({c for c in name if not STUF_NAME_CHARS.fullmatch(c)})
     shown = ", ".join(
         _CHAR_NAMES.get(c) or (f"„{c}”" if c.isprintable() else f"teken U+{ord(c):04X}")
@@ -249,9 +249,9 @@ def stage_upload(
         refusals=[
             Refusal(
                 name,
-                _too_large_message(name)
+                too_large_message(name)
                 if reason == "too_large"
-                else _name_changed_message(name, municipality, data_sets),
+                else name_changed_message(name, municipality, data_sets),
             )
             for reason, name in dropped
         ]

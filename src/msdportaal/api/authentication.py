@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -76,3 +77,19 @@ class ClientCertificateAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # A 401 needs a challenge; there is no standard scheme for mutual TLS.
         return 'Certificate realm="MSD Portaal"'
+
+
+class MutualTlsScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI document says a system authenticates (loaded by drf-spectacular)."""
+
+    target_class = "msdportaal.api.authentication.ClientCertificateAuthentication"
+    name = "servicesCertificaat"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "mutualTLS",
+            "description": (
+                "Het services-certificaat (PKIoverheid) van het systeem, door IB geregistreerd "
+                "als systeemkoppeling met de gemeenten waarvoor het mag handelen."
+            ),
+        }

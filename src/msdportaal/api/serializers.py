@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+#: The steps of a delivery on its way to CBS (``status`` and the timeline's ``stap``).
+DELIVERY_STEPS = ["ontvangen", "doorgestuurd", "nieuwe-poging", "afgeleverd", "mislukt"]
+UPLOAD_STATES = ["bezig", "geweigerd", "klaar-om-te-bevestigen", "bevestigd", "vervallen"]
+CONSENT_STATES = [
+    "gesloten",
+    "nog-niet-open",
+    "wacht-op-rapport",
+    "open",
+    "ingediend",
+    "opnieuw-nodig",
+]
+
 
 class GemeenteSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="CBS-gemeentecode, vier cijfers.")
@@ -41,9 +53,7 @@ class ReportSummarySerializer(serializers.Serializer):
 
 
 class TimelineEventSerializer(serializers.Serializer):
-    stap = serializers.ChoiceField(
-        choices=["ontvangen", "doorgestuurd", "nieuwe-poging", "afgeleverd", "mislukt"]
-    )
+    stap = serializers.ChoiceField(choices=DELIVERY_STEPS)
     moment = serializers.DateTimeField(allow_null=True)
     toelichting = serializers.CharField(allow_blank=True)
 
@@ -66,9 +76,7 @@ class DeliverySerializer(serializers.Serializer):
     ontvangen_op = serializers.DateTimeField()
     aangeleverd_door = serializers.CharField()
     na_deadline = serializers.BooleanField()
-    status = serializers.ChoiceField(
-        choices=["ontvangen", "doorgestuurd", "nieuwe-poging", "afgeleverd", "mislukt"]
-    )
+    status = serializers.ChoiceField(choices=DELIVERY_STEPS)
     bestanden = DeliveredFileSerializer(many=True)
     tijdlijn = TimelineEventSerializer(many=True)
     rapporten = ReportSummarySerializer(many=True)
@@ -133,9 +141,7 @@ class UploadStatusSerializer(serializers.Serializer):
     bestandsnaam = serializers.CharField()
     lengte = serializers.IntegerField()
     ontvangen = serializers.IntegerField(help_text="Bytes ontvangen (Upload-Offset).")
-    status = serializers.ChoiceField(
-        choices=["bezig", "geweigerd", "klaar-om-te-bevestigen", "bevestigd", "vervallen"]
-    )
+    status = serializers.ChoiceField(choices=UPLOAD_STATES)
     verloopt_op = serializers.DateTimeField()
     inhoud = StagedEntrySerializer(many=True)
     weigeringen = RefusalSerializer(many=True)

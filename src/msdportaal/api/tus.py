@@ -53,7 +53,6 @@ class TusView(GemeenteAPIView):
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = TUS_VERSION
-        response["Cache-Control"] = "no-store"
         if response.status_code == 412:
             response["Tus-Version"] = TUS_VERSION
         return response

@@ -52,6 +52,12 @@ class SystemAPIView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = [PerCertificateThrottle]
 
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # A gemeente's data: never in a shared cache (as on the web pages).
+        response["Cache-Control"] = "private, no-store"
+        return response
+
 
 class GemeenteAPIView(SystemAPIView):
     """A view about one gemeente, named by its code in the URL."""

@@ -313,7 +313,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "msdportaal.api.problems.exception_handler",
-    "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MSD Portaal — API voor systeemkoppelingen",
@@ -324,6 +323,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1/",
+    # 3.1: the first version with a security scheme for mutual TLS.
+    "OAS_VERSION": "3.1.0",
+    "ENUM_NAME_OVERRIDES": {
+        "AanleverStapEnum": "msdportaal.api.serializers.DELIVERY_STEPS",
+        "UploadStatusEnum": "msdportaal.api.serializers.UPLOAD_STATES",
+        "ToestemmingStatusEnum": "msdportaal.api.serializers.CONSENT_STATES",
+    },
 }
 
 # Consent CSV (DESIGN.md §3.5): the period column's header. The original example spells it

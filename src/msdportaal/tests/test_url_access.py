@@ -149,6 +149,15 @@ ADMIN_LOGIN = Rule(
     get=public(OK, ib=expect(200, 302, not_to=f"{ADMIN}login/", label="200/→ beheer")),
 )
 
+#: The API: a registered system's certificate, whatever session the visitor has; with it,
+#: gemeente A's resources for A's system and a 404 for B's (the "system_scoping" check).
+SYSTEM_ONLY = Rule(
+    "system certificate only: 401 without one (a web session does not count)",
+    get=everyone(UNAUTHORIZED),
+    post=everyone(UNAUTHORIZED),
+    extra="system_scoping",
+)
+
 RULES: dict[str, Rule] = {
     # -- public ------------------------------------------------------------------------
     "organisations:login": Rule(
@@ -237,6 +246,20 @@ RULES: dict[str, Rule] = {
         post=everyone(FORBIDDEN),
         extra="rinis_is_let_in",
     ),
+    # -- the API for systems, by client certificate (docs/api.md) --------------------------
+    "api:schema": Rule("public: the OpenAPI document", get=everyone(OK)),
+    "api:docs": Rule("public: the API's readable documentation", get=everyone(OK)),
+    "api:gemeenten": SYSTEM_ONLY,
+    "api:expected": SYSTEM_ONLY,
+    "api:uploads": SYSTEM_ONLY,
+    "api:upload": SYSTEM_ONLY,
+    "api:confirm": SYSTEM_ONLY,
+    "api:deliveries": SYSTEM_ONLY,
+    "api:delivery": SYSTEM_ONLY,
+    "api:reports": SYSTEM_ONLY,
+    "api:report_download": SYSTEM_ONLY,
+    "api:consent": SYSTEM_ONLY,
+    "api:notifications": SYSTEM_ONLY,
     # -- the IB admin ----------------------------------------------------------------------
     "admin:login": ADMIN_LOGIN,
     "maykin_2fa:login": ADMIN_LOGIN,
@@ -463,11 +486,33 @@ class World:
             "consent:check": lambda: {"form_id": self.consent_forms[1].pk},
             "consent:confirmation": lambda: {"form_id": self.consent_forms[0].pk},
             "transport:gb_download": lambda: {"token": self.gb_message.gb_token},
+            "api:upload": lambda: {"code": "0363", "upload_id": self.tus_upload.pk},
+            "api:confirm": lambda: {"code": "0363", "upload_id": self.tus_upload.pk},
+            "api:delivery": lambda: {"code": "0363", "reference": self.delivery.reference},
+            "api:report_download": lambda: {"code": "0363", "pk": self.report.pk},
             # django-otp answers a missing device with a 500, so: the administrator's own.
             "admin:otp_totp_totpdevice_config": lambda: {"pk": self.device.pk},
             "admin:otp_totp_totpdevice_qrcode": lambda: {"pk": self.device.pk},
         }
+        if key.startswith("api:") and key not in objects:
+            return {"code": "0363"}
         return {k: str(v) for k, v in objects[key]().items()} if key in objects else {}
+
+    @cached_property
+    def tus_upload(self) -> Any:
+        import datetime
+
+        from django.utils import timezone
+
+        from msdportaal.api.models import TusUpload
+
+        return TusUpload.objects.create(
+            municipality=self.a,
+            created_by=self.user_a,
+            file_name="MSD_WMO-BASIS_0363_2026HJ01.csv",
+            length=10,
+            expires_at=timezone.now() + datetime.timedelta(hours=1),
+        )
 
 
 # --- turning a pattern into a URL -------------------------------------------------------------
@@ -621,7 +666,34 @@ def _acs_never_logs_in(world: World, path: str, settings: Any, dev_certs: Any) -
     return [] if response.status_code == 302 else ["a made-up artifact logged someone in"]
 
 
+def _system_scoping(world: World, path: str, settings: Any, dev_certs: Any) -> list[str]:
+    """A's system reaches A's resource (whatever it answers, not 401/403/404); B's system,
+    and a supplier for B and C, get 404 for it."""
+    from msdportaal.api.tests.conftest import SystemApiClient, register
+
+    settings.MSD_TRUST_CLIENT_CERT_HEADERS = True
+    register(dev_certs.gemeente_system.cert, "Systeem A", world.a)
+    register(dev_certs.supplier_system.cert, "Leverancier B en C", world.b, world.c)
+    secret = settings.MSD_PROXY_SECRET
+    problems = []
+    own = SystemApiClient(dev_certs.gemeente_system.cert, secret)
+    for method in ("get", "head", "options"):
+        response = getattr(own, method)(path, HTTP_TUS_RESUMABLE="1.0.0")
+        if response.status_code in (401, 403, 404):
+            problems.append(f"{method.upper()} as A's system: got {_describe(response)}")
+        if not _private(response):
+            problems.append(f"{method.upper()} as A's system: not Cache-Control private, no-store")
+    other = SystemApiClient(dev_certs.supplier_system.cert, secret)
+    if "/gemeenten/0363/" in path:
+        for method in ("get", "post"):
+            response = getattr(other, method)(path, HTTP_TUS_RESUMABLE="1.0.0")
+            if response.status_code != 404:
+                problems.append(f"{method.upper()} as B's supplier: got {_describe(response)}")
+    return problems
+
+
 EXTRA_CHECKS: dict[str, Callable[[World, str, Any, Any], list[str]]] = {
+    "system_scoping": _system_scoping,
     "rinis_gets_the_file": _rinis_gets_the_file,
     "rinis_is_let_in": _rinis_is_let_in,
     "dev_login_off": _dev_login_off,

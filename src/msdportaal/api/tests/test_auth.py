@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from msdportaal.api.models import SystemClient
 from msdportaal.audit.models import AuditAction, AuditEntry
@@ -25,7 +24,8 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == f"/api/v1/problemen/{code}"
-    assert body["title"] and body["detail"]
+    assert body["title"]
+    assert body["detail"]
     return body
 
 
@@ -104,4 +104,3 @@ def test_the_service_account_cannot_log_in_to_the_web_pages(system_a):
     assert not user.has_usable_password()
     assert user.display_name == "Systeemkoppeling Gemeente A systeem"
     assert SystemClient.objects.get().revoked_at is None
-    assert timezone.now()

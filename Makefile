@@ -21,6 +21,7 @@ $(VENV)/.installed: requirements/lock.txt
 	@PYTHON=$$(scripts/find-python) && { [ -x $(PY) ] || $$PYTHON -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements/lock.txt
+	$(PY) -m pip install --quiet --no-deps -e .  # the msd-aanlever command (docs/api.md)
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -64,7 +64,7 @@ def test_a_gemeente_system_gets_404_on_every_resource_of_another_gemeente(system
         "verwacht/",
         "uploads/",
         "aanleveringen/",
-        "aanleveringen/MSD-2026-000001/",
+        "aanleveringen/20261129-100003-001/",
         "rapporten/",
         f"rapporten/{foreign.pk}/download/",
         "toestemming/",

@@ -29,6 +29,7 @@ class Command(BaseCommand):
             admin.set_password(DEMO_ADMIN_PASSWORD)
             admin.save()
         self._transport()
+        self._systems()
         self.stdout.write(
             f"Beheer: /{settings.MSD_ADMIN_PATH}/ als {DEMO_ADMIN_USERNAME} / "
             f"{DEMO_ADMIN_PASSWORD} "
@@ -47,3 +48,37 @@ class Command(BaseCommand):
         if not config.ib_alert_email:
             config.ib_alert_email = "functioneel-beheer@ib.example"
             config.save()
+
+    def _systems(self) -> None:
+        """The development certificates of a supplier and of Amsterdam's own system are
+        registered systems, so ``msd-aanlever`` works against ``make run`` (docs/api.md)."""
+        from pathlib import Path
+
+        from django.core.files.base import ContentFile
+        from simple_certmanager.constants import CertificateTypes
+        from simple_certmanager.models import Certificate
+
+        from msdportaal.api.models import Ketenmachtiging, SystemClient
+        from msdportaal.organisations.models import Municipality
+
+        certs = Path(settings.VAR_DIR) / "certs"
+        for stem, name, codes in (
+            ("supplier-system", "Leverancier (ontwikkeling)", ["0363", "0344", "0599"]),
+            ("gemeente-system", "Gemeente Amsterdam (ontwikkeling)", ["0363"]),
+        ):
+            pem = certs / f"{stem}.pem"
+            if not pem.exists() or SystemClient.objects.filter(name=name).exists():
+                continue
+            certificate = Certificate.objects.create(
+                label=name,
+                type=CertificateTypes.cert_only,
+                public_certificate=ContentFile(pem.read_bytes(), name=f"{stem}.pem"),
+            )
+            client = SystemClient.objects.create(
+                name=name, certificate=certificate, contact_email="systeem@example.org"
+            )
+            for municipality in Municipality.objects.filter(code__in=codes):
+                Ketenmachtiging.objects.create(
+                    client=client, municipality=municipality, basis="ontwikkeling"
+                )
+            self.stdout.write(f"Systeemkoppeling: {name} ({certs / stem}.pem)")

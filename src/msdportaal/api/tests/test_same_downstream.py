@@ -81,5 +81,6 @@ def test_same_file_same_message_same_receipt(system_a: SystemApiClient, client_a
     with open_stored(api_message.stored_name) as a, open_stored(web_message.stored_name) as w:
         assert a.read() == w.read() == data
     receipts = EmailLedger.objects.filter(key__startswith="receipt:").order_by("pk")
-    assert [r.subject for r in receipts][0] == [r.subject for r in receipts][1]
+    web_receipt, api_receipt = receipts
+    assert web_receipt.subject == api_receipt.subject
     assert [r.recipient for r in receipts] == [user_a.email, "systeem@example.nl"]

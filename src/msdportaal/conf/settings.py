@@ -298,6 +298,9 @@ CELERY_BEAT_SCHEDULE["remove-orphaned-upload-files"] = {
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 # --- System-to-system API (docs/api.md) ---------------------------------------------------
+# The cache holds the API's request counters: Redis (redis://…) shares them across
+# processes and nodes; the default keeps them per process.
+CACHES = {"default": env.cache_url("MSD_CACHE_URL", default="locmemcache://")}
 # Requests per registered system certificate (DRF rate syntax: "<n>/<second|minute|hour>").
 MSD_API_RATE = env.str("MSD_API_RATE", default="600/minute")
 # A resumable (tus) upload not finished this long after it began is removed with its parts.

@@ -97,7 +97,6 @@ def _service_account(client: SystemClient):  # type: ignore[no-untyped-def]
         username=f"systeem-{uuid.uuid4().hex[:12]}",
         email=client.contact_email,
         first_name=str(client.display_name)[:150],
-        acting_organisation=client.name,
     )
     user.set_unusable_password()
     user.save()

@@ -99,6 +99,15 @@ def _cut_patch(
         f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
     ).encode()
     sock.sendall(head + data[:upto])
+    # The connection ends there (a FIN, not a reset: a reset could make the front drop
+    # bytes it had received but not yet read, and the test would depend on timing).
+    sock.shutdown(socket.SHUT_WR)
+    sock.settimeout(30)
+    try:
+        while sock.recv(65536):  # until the front closes its side
+            pass
+    except OSError:
+        pass
     sock.close()
 
 

@@ -154,6 +154,9 @@ class TusUpload(models.Model):
         "deliveries.UploadBatch", null=True, blank=True, on_delete=models.SET_NULL
     )
     refusals = models.JSONField(default=list, blank=True)
+    #: A system's upload is checked the moment it is complete; the web page's uploads wait
+    #: until all files of one choice are in, and are then checked together, in one batch.
+    staged_on_completion = models.BooleanField(default=True)
 
     class Meta:
         verbose_name = _("hervatbare upload")

@@ -41,9 +41,19 @@ def _expires(upload: TusUpload) -> str:
 
 
 class TusView(GemeenteAPIView):
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
+    staged_on_completion = True
+
+    def location(self, upload: TusUpload, code: str) -> str:
+        # Path-absolute (tus allows it): the scheme and host are the proxy's, not ours.
+        return reverse("api:upload", kwargs={"code": code, "upload_id": upload.pk})
+
+    def uploads(self, request: Request) -> Any:
+        return TusUpload.objects.all()
+
+    @staticmethod
+    def require_tus(request: Request) -> None:
+        """After the access checks, so a stranger learns nothing from a 412."""
+        if request.headers.get("Tus-Resumable") != TUS_VERSION:
             raise Problem(
                 412,
                 "tus-versie",
@@ -57,10 +67,12 @@ class TusView(GemeenteAPIView):
             response["Tus-Version"] = TUS_VERSION
         return response
 
-    def _upload(self, request: Request, upload_id: Any) -> TusUpload:
+    def _upload(self, request: Request, upload_id: Any, *, tus: bool = True) -> TusUpload:
         upload = get_for_acting_municipality_or_404(
-            TusUpload.objects.all(), request._request, pk=upload_id
+            self.uploads(request), request._request, pk=upload_id
         )
+        if tus:
+            self.require_tus(request)
         if upload.completed_at is None and upload.expires_at < _now():
             raise Problem(410, "upload-vervallen", _("Deze upload is verlopen; begin opnieuw."))
         return upload
@@ -78,7 +90,7 @@ class UploadCreateView(TusView):
         parameters=[GEMEENTE],
         responses={204: OpenApiResponse(description="Tus-Version, Tus-Extension, Tus-Max-Size")},
     )
-    def options(self, request: Request, code: str) -> Response:
+    def options(self, request: Request, code: str = "") -> Response:
         return Response(
             status=204,
             headers={
@@ -109,7 +121,8 @@ class UploadCreateView(TusView):
             413: serializers.ProblemSerializer,
         },
     )
-    def post(self, request: Request, code: str) -> Response:
+    def post(self, request: Request, code: str = "") -> Response:
+        self.require_tus(request)
         try:
             length = int(request.headers.get("Upload-Length", ""))
         except ValueError:
@@ -126,9 +139,14 @@ class UploadCreateView(TusView):
                 "bestandsnaam-ontbreekt",
                 _("Zet de bestandsnaam in Upload-Metadata als filename (base64)."),
             )
-        upload = uploads.create(request.acting_municipality, request.user, name, length)
-        # Path-absolute (tus allows it): the scheme and host are the proxy's, not ours.
-        location = reverse("api:upload", kwargs={"code": code, "upload_id": upload.pk})
+        upload = uploads.create(
+            request.acting_municipality,
+            request.user,
+            name,
+            length,
+            staged_on_completion=self.staged_on_completion,
+        )
+        location = self.location(upload, code)
         return Response(
             status=201,
             headers={"Location": location, "Upload-Expires": _expires(upload)},
@@ -184,8 +202,8 @@ class UploadView(TusView):
         parameters=[GEMEENTE],
         responses=serializers.UploadStatusSerializer,
     )
-    def get(self, request: Request, code: str, upload_id: Any) -> Response:
-        upload = self._upload(request, upload_id)
+    def get(self, request: Request, code: str = "", upload_id: Any = None) -> Response:
+        upload = self._upload(request, upload_id, tus=False)  # outside tus: plain JSON
         return Response(serializers.UploadStatusSerializer(_status(upload)).data)
 
     @extend_schema(
@@ -193,7 +211,7 @@ class UploadView(TusView):
         parameters=[GEMEENTE, *TUS_HEADERS],
         responses={200: OpenApiResponse(description="Upload-Offset, Upload-Length")},
     )
-    def head(self, request: Request, code: str, upload_id: Any) -> Response:
+    def head(self, request: Request, code: str = "", upload_id: Any = None) -> Response:
         upload = self._upload(request, upload_id)
         return Response(
             status=200,
@@ -225,7 +243,7 @@ class UploadView(TusView):
             460: serializers.ProblemSerializer,
         },
     )
-    def patch(self, request: Request, code: str, upload_id: Any) -> Response:
+    def patch(self, request: Request, code: str = "", upload_id: Any = None) -> Response:
         upload = self._upload(request, upload_id)
         if request.content_type != "application/offset+octet-stream":
             raise Problem(
@@ -256,10 +274,11 @@ class UploadView(TusView):
         parameters=[GEMEENTE, *TUS_HEADERS],
         responses={204: None},
     )
-    def delete(self, request: Request, code: str, upload_id: Any) -> Response:
+    def delete(self, request: Request, code: str = "", upload_id: Any = None) -> Response:
         upload = get_for_acting_municipality_or_404(
-            TusUpload.objects.all(), request._request, pk=upload_id
+            self.uploads(request), request._request, pk=upload_id
         )
+        self.require_tus(request)
         if upload.batch is not None and upload.batch.confirmed_at is not None:
             raise Problem(409, "al-bevestigd", _("Deze upload is al bevestigd als aanlevering."))
         uploads.discard(upload)
@@ -277,7 +296,7 @@ class UploadConfirmView(GemeenteAPIView):
             409: serializers.ProblemSerializer,
         },
     )
-    def post(self, request: Request, code: str, upload_id: Any) -> Response:
+    def post(self, request: Request, code: str = "", upload_id: Any = None) -> Response:
         upload = get_for_acting_municipality_or_404(
             TusUpload.objects.select_related("batch"), request._request, pk=upload_id
         )

@@ -72,7 +72,14 @@ def parse_metadata(header: str) -> dict[str, str]:
     return result
 
 
-def create(municipality: Municipality, user: User, file_name: str, length: int) -> TusUpload:
+def create(
+    municipality: Municipality,
+    user: User,
+    file_name: str,
+    length: int,
+    *,
+    staged_on_completion: bool = True,
+) -> TusUpload:
     """A new upload, or a refusal before any byte is sent (the name, the size)."""
     if django_sanitised(file_name) != file_name:
         raise Problem(
@@ -104,6 +111,7 @@ def create(municipality: Municipality, user: User, file_name: str, length: int) 
         file_name=file_name,
         length=length,
         expires_at=timezone.now() + datetime.timedelta(hours=settings.MSD_TUS_EXPIRY_HOURS),
+        staged_on_completion=staged_on_completion,
     )
 
 
@@ -226,7 +234,7 @@ def _parts(upload: TusUpload) -> list[str]:
     return sorted(f"{part_prefix(upload)}{name}" for name in files)
 
 
-def _assemble(upload: TusUpload) -> HashedUploadedFile:
+def assemble(upload: TusUpload) -> HashedUploadedFile:
     """The parts as one temporary file (a web upload's kind), with its SHA-256."""
     file = HashedUploadedFile(upload.file_name, "application/octet-stream", 0, None)
     digest, size = hashlib.sha256(), 0
@@ -249,7 +257,11 @@ def finish(request: HttpRequest, upload: TusUpload) -> None:
         upload = TusUpload.objects.select_for_update().get(pk=upload.pk)
         if upload.completed_at is not None or upload.offset != upload.length:
             return
-        file = _assemble(upload)
+        if not upload.staged_on_completion:  # the web page stages its files together
+            upload.completed_at = timezone.now()
+            upload.save(update_fields=["completed_at"])
+            return
+        file = assemble(upload)
         try:
             result = stage_upload(request, [file], [])
         finally:

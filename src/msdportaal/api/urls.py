@@ -1,12 +1,20 @@
 from django.urls import path
 
-from . import docs_views, tus, views
+from . import docs_views, tus, views, web
 
 app_name = "api"
 
 GEMEENTE = "api/v1/gemeenten/<str:code>"
 
 urlpatterns = [
+    # The upload page's resumable uploads (session and CSRF; msdportaal.api.web).
+    path("aanleveren/hervatbaar/", web.WebUploadCreateView.as_view(), name="web_uploads"),
+    path(
+        "aanleveren/hervatbaar/<uuid:upload_id>/",
+        web.WebUploadView.as_view(),
+        name="web_upload",
+    ),
+    path("aanleveren/hervatbaar/klaar/", web.finish, name="web_finish"),
     path("api/v1/schema/", docs_views.SchemaView.as_view(), name="schema"),
     path("api/v1/docs/", docs_views.docs, name="docs"),
     path("api/v1/gemeenten/", views.GemeentenView.as_view(), name="gemeenten"),

@@ -64,9 +64,12 @@ class GemeenteAPIView(SystemAPIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        self.act_for_gemeente(request, kwargs.get("code"))
+
+    def act_for_gemeente(self, request: Request, code: str | None) -> None:
         machtiging = (
             Ketenmachtiging.objects.select_related("municipality")
-            .filter(client=request.auth, municipality__code=kwargs.get("code"))
+            .filter(client=request.auth, municipality__code=code)
             .first()
         )
         if machtiging is None:

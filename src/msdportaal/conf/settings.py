@@ -305,6 +305,8 @@ CACHES = {"default": env.cache_url("MSD_CACHE_URL", default="locmemcache://")}
 MSD_API_RATE = env.str("MSD_API_RATE", default="600/minute")
 # A resumable (tus) upload not finished this long after it began is removed with its parts.
 MSD_TUS_EXPIRY_HOURS = env.int("MSD_TUS_EXPIRY_HOURS", default=24)
+# The upload page sends each file in parts of this size: what a dropped connection costs.
+MSD_TUS_CHUNK_MB = env.int("MSD_TUS_CHUNK_MB", default=8)
 CELERY_BEAT_SCHEDULE["remove-expired-uploads"] = {
     "task": "msdportaal.api.remove_expired_uploads",
     "schedule": 3600.0,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -33,6 +35,7 @@ def _upload_context(request: HttpRequest, **extra: object) -> dict[str, object]:
         "previous": previous,
         "examples": examples,
         "max_mb": f"{settings.MSD_UPLOAD_MAX_BYTES / 1_000_000:g}",
+        "tus_chunk_bytes": settings.MSD_TUS_CHUNK_MB * 1024 * 1024,
         **extra,
     }
 
@@ -51,12 +54,20 @@ def upload(request: HttpRequest) -> HttpResponse:
             _upload_context(request, error=services.body_refused(request, failure)),
             status=400,
         )
-    uploads = request.FILES.getlist("files")
     dropped = [
         (reason, name)
         for reason, name in getattr(request, "upload_refusals", [])
         if reason in ("too_large", "name_changed")
     ]
+    return respond_to_upload(request, request.FILES.getlist("files"), dropped)
+
+
+def respond_to_upload(
+    request: HttpRequest, uploads: list[Any], dropped: list[tuple[str, str]]
+) -> HttpResponse:
+    """Checks the files and answers as the upload page does: to the check page, or the
+    page again with what was refused. Also the end of a resumable upload from this page
+    (``msdportaal.api.web``), so both ways of sending have one set of rules."""
     if not uploads and not dropped:
         return render(
             request,

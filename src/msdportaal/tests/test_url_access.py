@@ -246,6 +246,30 @@ RULES: dict[str, Rule] = {
         post=everyone(FORBIDDEN),
         extra="rinis_is_let_in",
     ),
+    # -- the upload page's resumable uploads (session + CSRF, msdportaal.api.web) --------
+    "api:web_uploads": Rule(
+        "municipal session only (tus creation by POST): 403 without one, 412 without tus",
+        get={"anonymous": FORBIDDEN, **dict.fromkeys(MUNICIPAL, NOT_ALLOWED), "ib": FORBIDDEN},
+        post={"anonymous": FORBIDDEN, **dict.fromkeys(MUNICIPAL, expect(412)), "ib": FORBIDDEN},
+    ),
+    "api:web_upload": Rule(
+        "the person's own upload only: its creator (A's user); 404 for everyone else, even "
+        "a colleague acting for A",
+        get={
+            "anonymous": FORBIDDEN,
+            "user_a": OK,  # its status as JSON (HEAD/PATCH/DELETE need Tus-Resumable)
+            "intermediary_for_a": NOT_FOUND,
+            "user_b": NOT_FOUND,
+            "intermediary_for_c": NOT_FOUND,
+            "ib": FORBIDDEN,
+        },
+        post={"anonymous": FORBIDDEN, "ib": FORBIDDEN},
+    ),
+    "api:web_finish": Rule(
+        "municipal, POST only: 400 without complete uploads of one's own",
+        get={"anonymous": TO_LOGIN, **dict.fromkeys(MUNICIPAL, NOT_ALLOWED), "ib": FORBIDDEN},
+        post={"anonymous": TO_LOGIN, **dict.fromkeys(MUNICIPAL, expect(400)), "ib": FORBIDDEN},
+    ),
     # -- the API for systems, by client certificate (docs/api.md) --------------------------
     "api:schema": Rule("public: the OpenAPI document", get=everyone(OK)),
     "api:docs": Rule("public: the API's readable documentation", get=everyone(OK)),
@@ -487,6 +511,7 @@ class World:
             "consent:confirmation": lambda: {"form_id": self.consent_forms[0].pk},
             "transport:gb_download": lambda: {"token": self.gb_message.gb_token},
             "api:upload": lambda: {"code": "0363", "upload_id": self.tus_upload.pk},
+            "api:web_upload": lambda: {"upload_id": self.web_tus_upload.pk},
             "api:confirm": lambda: {"code": "0363", "upload_id": self.tus_upload.pk},
             "api:delivery": lambda: {"code": "0363", "reference": self.delivery.reference},
             "api:report_download": lambda: {"code": "0363", "pk": self.report.pk},
@@ -497,6 +522,14 @@ class World:
         if key.startswith("api:") and key not in objects:
             return {"code": "0363"}
         return {k: str(v) for k, v in objects[key]().items()} if key in objects else {}
+
+    @cached_property
+    def web_tus_upload(self) -> Any:
+        from msdportaal.api.models import TusUpload
+
+        upload = self.tus_upload
+        TusUpload.objects.filter(pk=upload.pk).update(staged_on_completion=False)
+        return upload
 
     @cached_property
     def tus_upload(self) -> Any:

@@ -3,10 +3,16 @@
  *
  * Progressive enhancement only; every page works without this script.
  *   - form[data-msd-upload]: lists the chosen files in [data-msd-progress-list],
- *     accepts files dropped on [data-msd-dropzone] and sends the normal multipart
- *     POST with one XMLHttpRequest, so each file gets a progress bar. The server's
- *     answer is then shown as if the form had been posted normally: after a
- *     redirect (to the check page) we go there; a page with errors replaces <main>.
+ *     accepts files dropped on [data-msd-dropzone] and sends them with a progress bar
+ *     per file. With tus-js-client (vendor/tus-js-client) each file is a resumable tus
+ *     upload to [data-msd-tus-endpoint]: a dropped connection is retried and resumes
+ *     where it stopped, and a reload of the page finds the upload again. When all files
+ *     are in, their ids go to [data-msd-tus-finish], which checks them as the form
+ *     would. If the server refuses an upload before it starts (a wrong name, too large),
+ *     or tus is not available, the normal multipart POST is sent with one
+ *     XMLHttpRequest instead, so the server's own Dutch refusal is shown. Either way the
+ *     answer is shown as if the form had been posted normally: after a redirect (to the
+ *     check page) we go there; a page with errors replaces <main>.
  *   - [data-msd-once]: a second submit of its form is ignored (no double delivery).
  *   - [data-msd-print]: shown (it is hidden without JavaScript) and prints the page.
  */
@@ -19,7 +25,10 @@
     uploaded: "Geüpload",
     checking: "Alle bestanden zijn geüpload. Het portaal controleert ze nu…",
     notUploaded: "Niet geüpload",
-    networkError: "Het uploaden is mislukt door een verbindingsprobleem. Probeer het opnieuw."
+    networkError: "Het uploaden is mislukt door een verbindingsprobleem. Probeer het opnieuw.",
+    resumeError: "De verbinding is verbroken en kwam niet terug. Kies dezelfde bestanden en klik " +
+      "opnieuw op uploaden: wat al is aangekomen, wordt niet opnieuw verstuurd.",
+    retrying: "Verbinding verbroken; het portaal probeert het opnieuw…"
   };
   const decimal = new Intl.NumberFormat("nl-NL", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   let fieldCounter = 0;
@@ -164,7 +173,7 @@
       }
     }
 
-    function fail() {
+    function fail(text) {
       form.removeAttribute("data-msd-submitted");
       setBusy(false);
       setSummary("");
@@ -179,7 +188,7 @@
       alert.setAttribute("data-msd-upload-error", "");
       const content = element("div", "utrecht-alert__content");
       const message = element("div", "utrecht-alert__message");
-      message.append(element("p", "utrecht-paragraph", TEXT.networkError));
+      message.append(element("p", "utrecht-paragraph", typeof text === "string" ? text : TEXT.networkError));
       content.append(message);
       alert.append(content);
       form.before(alert);
@@ -207,9 +216,7 @@
       target.scrollIntoView({ block: "start" });
     }
 
-    function send() {
-      const postUrl = withoutHash(form.action);
-      const data = new FormData(form); // before setBusy: disabled inputs are left out
+    function start() {
       if (!sameFiles()) {
         showFiles();
       }
@@ -222,6 +229,103 @@
       }
       showProgress(0);
       setSummary(TEXT.uploading);
+    }
+
+    /* The server's answer to a POST, shown as if the form had been posted normally. */
+    function answer(xhr, postUrl) {
+      xhr.addEventListener("load", () => {
+        if (xhr.status === 0) {
+          fail();
+        } else if (xhr.responseURL && withoutHash(xhr.responseURL) !== postUrl) {
+          // The server redirected (to the check page, or to the login page): go there.
+          window.location.href = xhr.responseURL;
+        } else {
+          showPage(xhr.responseText);
+        }
+      });
+      xhr.addEventListener("error", () => fail());
+      xhr.addEventListener("timeout", () => fail());
+    }
+
+    const tusEndpoint = form.getAttribute("data-msd-tus-endpoint");
+    const tusFinish = form.getAttribute("data-msd-tus-finish");
+    const tusChunk = parseInt(form.getAttribute("data-msd-tus-chunk"), 10) || 8 * 1024 * 1024;
+    const tusAvailable = Boolean(window.tus && window.tus.isSupported && tusEndpoint && tusFinish);
+
+    function csrfToken() {
+      const field = form.querySelector('input[name="csrfmiddlewaretoken"]');
+      return field ? field.value : "";
+    }
+
+    /* One file as a resumable upload; resolves with its id, rejects with the tus error. */
+    function sendResumable(row, sentBefore, total) {
+      return new Promise((resolve, reject) => {
+        const upload = new window.tus.Upload(row.file, {
+          endpoint: tusEndpoint,
+          chunkSize: tusChunk,
+          retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+          headers: { "X-CSRFToken": csrfToken() },
+          metadata: { filename: row.file.name },
+          removeFingerprintOnSuccess: true,
+          onShouldRetry: (error) => {
+            const status = error.originalResponse ? error.originalResponse.getStatus() : 0;
+            if (status >= 400 && status < 500 && status !== 409 && status !== 423) {
+              return false; // refused: the plain form will say why
+            }
+            setSummary(TEXT.retrying);
+            return true;
+          },
+          onProgress: (bytesSent) => {
+            setSummary(TEXT.uploading);
+            showProgress(total ? (sentBefore + bytesSent) / total : 1);
+          },
+          onError: reject,
+          onSuccess: () => resolve(upload.url.replace(/\/$/, "").split("/").pop())
+        });
+        upload.findPreviousUploads().then((previous) => {
+          if (previous.length) {
+            upload.resumeFromPreviousUpload(previous[0]);
+          }
+          upload.start();
+        }, () => upload.start());
+      });
+    }
+
+    async function sendResumably() {
+      start();
+      const total = rows.reduce((sum, row) => sum + row.file.size, 0);
+      const ids = [];
+      let sentBefore = 0;
+      for (const row of rows) {
+        try {
+          ids.push(await sendResumable(row, sentBefore, total));
+        } catch (error) {
+          const status = error && error.originalResponse ? error.originalResponse.getStatus() : 0;
+          if (status >= 400 && status < 500) {
+            setBusy(false);
+            send(); // refused before it started: the server's own page says why
+          } else {
+            fail(TEXT.resumeError);
+          }
+          return;
+        }
+        sentBefore += row.file.size;
+      }
+      showProgress(1);
+      setSummary(rows.length ? TEXT.checking : "");
+      const data = new FormData();
+      data.append("csrfmiddlewaretoken", csrfToken());
+      ids.forEach((id) => data.append("uploads", id));
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", tusFinish);
+      answer(xhr, withoutHash(new URL(tusFinish, window.location.href)));
+      xhr.send(data);
+    }
+
+    function send() {
+      const postUrl = withoutHash(form.action);
+      const data = new FormData(form); // before setBusy: disabled inputs are left out
+      start();
 
       const xhr = new XMLHttpRequest();
       xhr.open("POST", postUrl);
@@ -234,18 +338,7 @@
         showProgress(1);
         setSummary(rows.length ? TEXT.checking : "");
       });
-      xhr.addEventListener("load", () => {
-        if (xhr.status === 0) {
-          fail();
-        } else if (xhr.responseURL && withoutHash(xhr.responseURL) !== postUrl) {
-          // The server redirected (to the check page, or to the login page): go there.
-          window.location.href = xhr.responseURL;
-        } else {
-          showPage(xhr.responseText);
-        }
-      });
-      xhr.addEventListener("error", fail);
-      xhr.addEventListener("timeout", fail);
+      answer(xhr, postUrl);
       xhr.send(data);
     }
 
@@ -258,7 +351,11 @@
       event.preventDefault();
       if (!busy) {
         form.setAttribute("data-msd-submitted", "");
-        send();
+        if (tusAvailable && (input.files || []).length) {
+          sendResumably();
+        } else {
+          send();
+        }
       }
     });
 

@@ -226,3 +226,38 @@ def test_options_tells_what_the_server_supports_and_tus_resumable_is_required(sy
     refused = system_a.post(UPLOADS, HTTP_UPLOAD_LENGTH="10")
     assert refused.status_code == 412
     assert refused["Tus-Version"] == "1.0.0"
+
+
+@pytest.mark.django_db
+def test_the_periodic_task_removes_expired_partial_uploads_with_their_parts(system_a, fixed_today):
+    import datetime
+
+    from msdportaal.api.tasks import remove_expired_uploads
+
+    def started(name: str) -> str:
+        created = system_a.post(
+            UPLOADS,
+            HTTP_TUS_RESUMABLE="1.0.0",
+            HTTP_UPLOAD_LENGTH="100",
+            HTTP_UPLOAD_METADATA="filename " + base64.b64encode(name.encode()).decode(),
+        )
+        system_a.patch(
+            created["Location"],
+            b"x" * 40,
+            content_type="application/offset+octet-stream",
+            HTTP_TUS_RESUMABLE="1.0.0",
+            HTTP_UPLOAD_OFFSET="0",
+        )
+        return created["Location"]
+
+    old = started(NAME)
+    fixed_today.shift(datetime.timedelta(hours=settings.MSD_TUS_EXPIRY_HOURS - 1))
+    young = started(f"MSD_WMO-KOSTEN_0363_{CURRENT}.csv")
+    assert len([f for f in stored_files(settings.MEDIA_ROOT) if "tus/" in f]) == 2
+    fixed_today.shift(datetime.timedelta(hours=2))
+    assert system_a.head(old, HTTP_TUS_RESUMABLE="1.0.0").status_code == 410  # expired
+    assert remove_expired_uploads() == 1
+    assert system_a.head(old, HTTP_TUS_RESUMABLE="1.0.0").status_code == 404
+    assert system_a.head(young, HTTP_TUS_RESUMABLE="1.0.0")["Upload-Offset"] == "40"
+    assert len([f for f in stored_files(settings.MEDIA_ROOT) if "tus/" in f]) == 1
+    assert "remove-expired-uploads" in settings.CELERY_BEAT_SCHEDULE

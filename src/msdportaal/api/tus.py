@@ -48,7 +48,8 @@ class TusView(GemeenteAPIView):
         return reverse("api:upload", kwargs={"code": code, "upload_id": upload.pk})
 
     def uploads(self, request: Request) -> Any:
-        return TusUpload.objects.all()
+        # A system sees its own uploads: not another system's, nor a person's from the page.
+        return TusUpload.objects.filter(created_by=request.user, staged_on_completion=True)
 
     @staticmethod
     def require_tus(request: Request) -> None:
@@ -285,7 +286,7 @@ class UploadView(TusView):
         return Response(status=204)
 
 
-class UploadConfirmView(GemeenteAPIView):
+class UploadConfirmView(TusView):
     @extend_schema(
         summary="Een gecontroleerde upload bevestigen: dan wordt het een aanlevering",
         description="Opnieuw bevestigen verandert niets en geeft dezelfde referenties.",
@@ -298,7 +299,7 @@ class UploadConfirmView(GemeenteAPIView):
     )
     def post(self, request: Request, code: str = "", upload_id: Any = None) -> Response:
         upload = get_for_acting_municipality_or_404(
-            TusUpload.objects.select_related("batch"), request._request, pk=upload_id
+            self.uploads(request).select_related("batch"), request._request, pk=upload_id
         )
         if upload.completed_at is None:
             raise Problem(

@@ -705,8 +705,12 @@ def _system_scoping(world: World, path: str, settings: Any, dev_certs: Any) -> l
     from msdportaal.api.tests.conftest import SystemApiClient, register
 
     settings.MSD_TRUST_CLIENT_CERT_HEADERS = True
-    register(dev_certs.gemeente_system.cert, "Systeem A", world.a)
+    own_system = register(dev_certs.gemeente_system.cert, "Systeem A", world.a)
     register(dev_certs.supplier_system.cert, "Leverancier B en C", world.b, world.c)
+    from msdportaal.api.models import TusUpload
+
+    # A's upload on the API is A's system's own (a system sees only its own uploads).
+    TusUpload.objects.filter(staged_on_completion=True).update(created_by=own_system.user)
     secret = settings.MSD_PROXY_SECRET
     problems = []
     own = SystemApiClient(dev_certs.gemeente_system.cert, secret)

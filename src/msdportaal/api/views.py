@@ -19,10 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from msdportaal.audit.models import AuditAction
-from msdportaal.audit.services import record
 from msdportaal.consent.selectors import FormStatus, latest_submission, open_form_states
-from msdportaal.core.storage import open_stored
 from msdportaal.deliveries.models import Delivery
 from msdportaal.deliveries.selectors import deliveries as delivery_selector
 from msdportaal.notifications.models import Notification
@@ -33,7 +30,7 @@ from msdportaal.organisations.scoping import (
 from msdportaal.overview.selectors import period_overview
 from msdportaal.periods.services import open_half_years
 from msdportaal.reports.models import Report
-from msdportaal.reports.services import mark_read
+from msdportaal.reports.services import download_response
 from msdportaal.transport.models import MessageState
 
 from . import serializers
@@ -301,23 +298,7 @@ class ReportDownloadView(GemeenteAPIView):
                 "bewaartermijn-verstreken",
                 _("Dit rapport is verwijderd aan het eind van zijn bewaartermijn."),
             )
-        record(
-            AuditAction.DOWNLOAD,
-            request=request._request,
-            target=report,
-            message=f"rapport {report.file_name} (systeemkoppeling)",
-            sha256=report.sha256,
-        )
-        mark_read(report)
-        response = FileResponse(
-            open_stored(report.stored_name),
-            as_attachment=True,
-            filename=report.file_name,
-            content_type=report.content_type or "application/pdf",
-        )
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return download_response(request._request, report, via=" (systeemkoppeling)")
 
 
 CONSENT_STATUS = {

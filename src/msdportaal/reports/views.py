@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from msdportaal.audit.models import AuditAction
-from msdportaal.audit.services import record
-from msdportaal.core.storage import open_stored
 from msdportaal.organisations.decorators import acting_municipality_required
 from msdportaal.organisations.scoping import (
     for_acting_municipality,
@@ -14,7 +11,7 @@ from msdportaal.organisations.scoping import (
 )
 
 from .models import Report
-from .services import mark_read
+from .services import download_response
 
 
 @acting_municipality_required
@@ -31,20 +28,4 @@ def download(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request, "reports/purged.html", {"report": report, "months": months}, status=410
         )
-    record(
-        AuditAction.DOWNLOAD,
-        request=request,
-        target=report,
-        message=f"rapport {report.file_name}",
-        sha256=report.sha256,
-    )
-    mark_read(report)
-    response = FileResponse(
-        open_stored(report.stored_name),
-        as_attachment=True,
-        filename=report.file_name,
-        content_type="application/pdf",
-    )
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return download_response(request, report)

@@ -387,10 +387,19 @@ EMAIL_TIMEOUT = 30
 # Links in e-mails point here.
 MSD_PUBLIC_URL = env.str("MSD_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
-# Receipts and confirmations whose trigger or retry was lost (docs/operations.md).
+# How often beat sends the e-mails (receipts, confirmations, notifications, IB's alerts)
+# whose trigger or retry was lost, or whose worker died (docs/operations.md).
+MSD_EMAIL_SWEEP_SECONDS = env.float("MSD_EMAIL_SWEEP_SECONDS", default=30.0)
+# An e-mail the mail server did not take is tried again after this, doubling each time up
+# to an hour: 14 tries in all (about nine hours with the default).
+MSD_EMAIL_RETRY_BASE_SECONDS = env.float("MSD_EMAIL_RETRY_BASE_SECONDS", default=60.0)
+if MSD_EMAIL_SWEEP_SECONDS <= 0 or MSD_EMAIL_RETRY_BASE_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "MSD_EMAIL_SWEEP_SECONDS and MSD_EMAIL_RETRY_BASE_SECONDS must be more than 0."
+    )
 CELERY_BEAT_SCHEDULE["sweep-emails"] = {
     "task": "msdportaal.notifications.tasks.sweep_emails",
-    "schedule": 60.0,
+    "schedule": MSD_EMAIL_SWEEP_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
     "task": "msdportaal.transport.tasks.sweep_outbox",

@@ -1,44 +1,36 @@
-"""The receipt e-mail, composed here and sent by the notifications app.
+"""The receipt e-mail: what it says, to whom, under which key.
 
-Deliveries only renders it: ``signals.batch_confirmed`` tells notifications a batch was
-confirmed, and its receiver stores this message in the e-mail ledger within the confirm's
-transaction, to be sent (and retried) by a Celery task after the commit.
+Deliveries only describes it. ``signals.batch_confirmed`` tells notifications a batch was
+confirmed; its receiver renders these parts with the templates named here and stores the
+e-mail in its outbox within the confirm's transaction, to be sent (and retried) after the
+commit (``notifications/emails.py``, the same for every kind of e-mail).
 """
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from typing import Any
 
 from .models import UploadBatch
+
+RECEIPT_TEMPLATES = "deliveries/emails/receipt"
 
 
 def receipt_key(batch: UploadBatch) -> str:
     return f"receipt:{batch.pk}"
 
 
-def receipt_email(batch: UploadBatch) -> EmailMultiAlternatives | None:
-    """The receipt for a confirmed batch, to the person who confirmed it (None without an
-    e-mail address)."""
+def receipt_email(batch: UploadBatch) -> dict[str, Any]:
+    """The receipt of a confirmed batch, to the person who uploaded and confirmed it."""
     user = batch.uploaded_by
-    if not user.email:
-        return None
     deliveries = list(batch.deliveries.order_by("reference").prefetch_related("files__data_set"))
-    context = {
-        "batch": batch,
-        "deliveries": deliveries,
-        "user": user,
-        "municipality": batch.municipality,
+    return {
+        "key": receipt_key(batch),
+        "to": user.email,
+        "templates": RECEIPT_TEMPLATES,
+        "context": {
+            "batch": batch,
+            "deliveries": deliveries,
+            "user": user,
+            "municipality": batch.municipality,
+        },
     }
-    subject = render_to_string("deliveries/emails/receipt_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("deliveries/emails/receipt.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
-    )
-    message.attach_alternative(
-        render_to_string("deliveries/emails/receipt.html", context), "text/html"
-    )
-    return message

@@ -1,6 +1,6 @@
 """Notifications: a message in the portal per gemeente, and e-mail to its contacts.
 
-Every e-mail goes out at most once per recipient per event: the ledger's unique
+Every e-mail goes out at most once per recipient and e-mail key: the ledger's unique
 constraint is the guarantee, whether beat fires twice or a worker dies mid-run.
 """
 
@@ -147,13 +147,12 @@ class DeliveryState(models.TextChoices):
 
 
 class EmailLedger(models.Model):
-    """One row per (event, recipient): the once-only guarantee for e-mail.
+    """One row per (e-mail key, recipient): every e-mail the portal sends, once.
 
-    Two kinds of rows share the table. Notification e-mails are rendered when they are
-    sent (the hourly run calls ``notify`` again). Stored e-mails (receipts, consent
-    confirmations) carry their ``subject``/``body``/``html``: the row is written in the
-    transaction that makes the event true, starts as *queued*, and a task or the sweeper
-    sends it (``services.queue_email``, ``services.deliver_stored``).
+    The row is written in the transaction that makes the e-mail's event true, with its
+    ``subject``/``body``/``html``; it starts as *queued*, and a task or the sweeper sends
+    it (``outbox.queue_email``, ``outbox.deliver_stored``). Rows from before the outbox
+    (notification e-mails rendered when sent) have no subject and no ``next_attempt_at``.
     """
 
     key = models.CharField(_("gebeurtenis (sleutel)"), max_length=150)
@@ -177,7 +176,7 @@ class EmailLedger(models.Model):
     subject = models.CharField(_("onderwerp"), max_length=300, blank=True)
     body = models.TextField(_("tekst"), blank=True)
     html = models.TextField(_("HTML-versie"), blank=True)
-    #: Stored e-mails only: when the next attempt is due (None: rendered on the fly).
+    #: When the next attempt is due (None: never again — sent, given up, or an old row).
     next_attempt_at = models.DateTimeField(
         _("volgende poging"), null=True, blank=True, db_index=True
     )

@@ -9,20 +9,24 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from msdportaal.consent.emails import confirmation_email, confirmation_key
+from msdportaal.consent.emails import confirmation_email
 from msdportaal.consent.models import ConsentForm
 from msdportaal.consent.services import consent_submitted
-from msdportaal.deliveries.emails import receipt_email, receipt_key
+from msdportaal.deliveries.emails import receipt_email
 from msdportaal.deliveries.models import UploadBatch
 from msdportaal.deliveries.signals import batch_confirmed
 from msdportaal.organisations.signals import profile_completed
 from msdportaal.periods.models import ReportingPeriod
 from msdportaal.reports.models import Report, ReportKind
 from msdportaal.reports.services import report_received
+from msdportaal.transport.emails import failure_alert_email
+from msdportaal.transport.models import OutboundMessage
+from msdportaal.transport.signals import message_failed
 
+from .emails import queue_composed
 from .models import Event, NotificationSettings
 from .schedule import consent_for
-from .services import Message, ensure_contact_for, notify, queue_email
+from .services import Message, ensure_contact_for, notify
 
 
 @receiver(profile_completed)
@@ -34,21 +38,25 @@ def _contact_for_new_user(sender: Any, user: Any, municipalities: Any, **kwargs:
 @receiver(batch_confirmed)
 def _receipt(sender: Any, batch: UploadBatch, **kwargs: Any) -> None:
     """Inside the confirm's transaction: the receipt exists exactly when the batch does."""
-    email = receipt_email(batch)
-    if email is not None:
-        queue_email(receipt_key(batch), email, batch.municipality)
+    queue_composed(receipt_email(batch), batch.municipality)
 
 
 @receiver(consent_submitted)
 def _consent_confirmation(sender: Any, form: ConsentForm, **kwargs: Any) -> None:
     """Inside the submission's transaction, like the receipt."""
-    email = confirmation_email(form)
-    if email is not None:
-        queue_email(confirmation_key(form), email, form.municipality)
+    queue_composed(confirmation_email(form), form.municipality)
+
+
+@receiver(message_failed)
+def _failure_alert(sender: Any, message: OutboundMessage, **kwargs: Any) -> None:
+    """Inside the transaction that records the failure: IB's alert commits with it."""
+    queue_composed(failure_alert_email(message), message.municipality)
 
 
 @receiver(report_received)
 def _new_report(sender: Any, report: Report, **kwargs: Any) -> None:
+    """Inside the transaction that stores the report: the notification and its e-mails
+    commit with it (and a failure here makes RINIS deliver the report again)."""
     about = (
         (_(" over aanlevering %(ref)s") % {"ref": report.delivery.reference})
         if report.delivery

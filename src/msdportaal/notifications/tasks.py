@@ -1,7 +1,7 @@
 from celery import shared_task
 
+from .outbox import deliver_stored, sweep_stored_emails
 from .schedule import run_daily
-from .services import deliver_stored, sweep_stored_emails
 
 
 @shared_task
@@ -18,5 +18,6 @@ def send_stored_email(row_id: int) -> bool:
 
 @shared_task
 def sweep_emails() -> int:
-    """Beat runs this every minute: stored e-mails whose trigger or retry was lost."""
+    """Beat runs this every ``MSD_EMAIL_SWEEP_SECONDS``: e-mails whose trigger or retry was
+    lost, or whose worker died."""
     return sweep_stored_emails()

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
-from django.db import transaction
 from django.dispatch import Signal
 from django.http import FileResponse
 from django.utils import timezone
@@ -29,7 +28,10 @@ if TYPE_CHECKING:
 
     from msdportaal.transport.inbound import Delivered
 
-#: Sent after a report is stored and committed (``report``); notifications listen.
+#: Sent *inside* the transaction that stores the report (``report``): notifications writes
+#: the notification and queues its e-mails there, so they commit with the report and
+#: survive whatever happens after the commit. Receivers only write rows; a receiver that
+#: raises undoes the report, which RINIS then delivers again (Fo03 StUF046).
 report_received = Signal()
 
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z._-]")
@@ -121,10 +123,10 @@ def store_report(delivered: Delivered) -> None:
             stored_name=stored_name,
             received=delivered.received,
         )
+        report_received.send(Report, report=report)  # the notification commits with it
     except Exception:
         default_storage.delete(stored_name)  # no row points at it: don't keep the file
         raise
-    transaction.on_commit(lambda: report_received.send(Report, report=report))
 
 
 def mark_read(report: Report) -> None:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -28,7 +27,7 @@ from .models import (
     OutboundMessage,
     TransportConfiguration,
 )
-from .signals import message_state_changed
+from .signals import message_failed, message_state_changed
 from .stuf import Bv03, Fo03, ProtocolError, format_tijdstip
 
 if TYPE_CHECKING:
@@ -147,7 +146,9 @@ def enqueue(
         message.gb_expires_at = timezone.now() + datetime.timedelta(hours=config.gb_lifetime_hours)
         message.gb_announced_expiry = message.gb_expires_at
     message.save()
-    transaction.on_commit(lambda: trigger(message.pk))
+    # robust: a trigger that fails after the commit (the database or the broker away for a
+    # moment) must not turn the committed confirm into an error; the sweeper sends it.
+    transaction.on_commit(lambda: trigger(message.pk), robust=True)
     return message
 
 
@@ -264,11 +265,12 @@ def _attempt_send(message_id: int) -> MessageState | None:
                     now,
                     None,
                 )
-                transaction.on_commit(lambda: alert_ib(message))
             else:
                 message.state, message.next_attempt_at = MessageState.RETRYING, next_at
         attempt.save()
         message.save()
+        if message.state == MessageState.FAILED:
+            message_failed.send(OutboundMessage, message=message)  # IB's alert, in this commit
         transaction.on_commit(lambda: message_state_changed.send(OutboundMessage, message=message))
         if message.state in (MessageState.DELIVERED, MessageState.FAILED):
             transaction.on_commit(lambda: trigger_next_of(message))
@@ -386,28 +388,3 @@ def resend(message: OutboundMessage, request: HttpRequest | None = None) -> bool
             )
             transaction.on_commit(lambda: trigger(message.pk))
     return bool(updated)
-
-
-def alert_ib(message: OutboundMessage) -> None:
-    address = TransportConfiguration.get_solo().ib_alert_email
-    if not address:
-        logger.error("Message %s failed and no IB alert address is configured", message.pk)
-        return
-    try:
-        send_mail(
-            subject=(
-                f"MSD Portaal: verzending mislukt — {message.municipality} "
-                f"{message.referentienummer_bericht}"
-            ),
-            message=(
-                f"Het bericht {message.referentienummer} ({message.get_kind_display()}, "
-                f"{message.bestandsnaam}) van {message.municipality} is niet afgeleverd "
-                "bij RINIS.\n\n"
-                f"Pogingen: {message.attempts}\nLaatste fout: {message.last_error}\n\n"
-                "Bekijk en verstuur het opnieuw in het beheer onder Uitgaande berichten."
-            ),
-            from_email=None,
-            recipient_list=[address],
-        )
-    except Exception:  # the admin list still shows the failure
-        logger.exception("Could not e-mail IB about message %s", message.pk)

@@ -17,7 +17,7 @@ from msdportaal.consent.tests.factories import PREVIOUS, report, submit
 from msdportaal.deliveries.models import Delivery
 from msdportaal.deliveries.tests.factories import CURRENT, csv_bytes, csv_file
 from msdportaal.notifications.models import DeliveryState, EmailLedger
-from msdportaal.notifications.services import sweep_stored_emails
+from msdportaal.notifications.outbox import sweep_stored_emails
 from msdportaal.notifications.tasks import send_stored_email
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +210,221 @@ def test_an_address_the_mail_server_does_not_know_is_tried_once(
     assert (row.state, row.attempts, row.next_attempt_at) == (DeliveryState.FAILED, 1, None)
     assert "5.1.1" in row.error
     assert mailbox.messages == []
+
+
+# --- every other e-mail takes the same path --------------------------------------------
+
+
+def contact(municipality: Any, email: str, events: list[str] | None = None) -> Any:
+    from msdportaal.notifications.models import Contact, Event
+
+    return Contact.objects.create(
+        municipality=municipality,
+        name=email.split("@")[0],
+        email=email,
+        events=[e.value for e in Event if e != Event.IB_DIGEST] if events is None else events,
+    )
+
+
+def subjects(mailbox: Any, address: str) -> list[str]:
+    return [m["Subject"] for m in mailbox.to(address)]
+
+
+def test_a_report_that_arrives_while_the_mail_server_is_away_is_announced_once_it_is_back(
+    municipality_a: Any,
+    mailbox: Any,
+    settings: Any,
+    smtp_server: Any,
+    smtp_trouble: None,
+    fixed_today: Any,
+    rinis_headers: dict[str, str],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from msdportaal.notifications.models import Event, Notification
+    from msdportaal.reports.tests.helpers import di01
+
+    contact(municipality_a, "anna@amsterdam.example", [Event.REPORT])
+    body, action = di01("0363")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().generic(
+            "POST",
+            "/rinis/ggk/",
+            body,
+            content_type="text/xml",
+            HTTP_SOAPACTION=f'"{action}"',
+            **rinis_headers,
+        )
+    assert response.status_code == 200  # RINIS hears "stored", whatever the mail server does
+    notification = Notification.objects.get(municipality=municipality_a, event=Event.REPORT)
+    row = EmailLedger.objects.get(recipient="anna@amsterdam.example")
+    assert row.key == f"0363:{notification.key}"
+    assert send_stored_email(row.pk) is False  # the triggered task, with the server away
+    assert sweep_stored_emails() == 0  # and the sweeper during the back-off
+    assert mailbox.to("anna@amsterdam.example") == []
+
+    settings.EMAIL_PORT = smtp_server[0].port  # the mail server is back
+    fixed_today.shift(LATER)
+    assert sweep_stored_emails() == 1
+    fixed_today.shift(LATER)
+    assert sweep_stored_emails() == 0
+    assert [s.strip() for s in subjects(mailbox, "anna@amsterdam.example")] == [
+        "MSD Portaal: Nieuw rapport van CBS: Foutrapport (technische controle)"
+    ]
+
+
+def test_a_reminder_due_while_the_mail_server_is_away_arrives_once_it_is_back(
+    municipality_a: Any,
+    mailbox: Any,
+    settings: Any,
+    smtp_server: Any,
+    smtp_trouble: None,
+    fixed_today: Any,
+) -> None:
+    from msdportaal.notifications.schedule import run_daily
+
+    contact(municipality_a, "anna@amsterdam.example")
+    # 14 days before the 2026HJ02 deadline (31 March 2027), nothing delivered yet.
+    fixed_today.move_to("2027-03-17T07:00:00+01:00")
+    run_daily()
+    (row,) = EmailLedger.objects.filter(recipient="anna@amsterdam.example")
+    assert row.key == "0363:reminder:2026HJ02:2027-03-31:14"
+    assert row.subject == "MSD Portaal: Nog 14 dag(en) tot de deadline van 2026HJ02"
+    assert sweep_stored_emails() == 0  # the mail server is away: it waits as "failed"
+    row.refresh_from_db()
+    assert row.state == DeliveryState.FAILED
+    for _ in range(3):  # the hourly run comes again meanwhile, and the sweeper
+        fixed_today.shift(datetime.timedelta(seconds=30))
+        run_daily()
+        sweep_stored_emails()
+    assert mailbox.to("anna@amsterdam.example") == []
+
+    settings.EMAIL_PORT = smtp_server[0].port  # the mail server is back
+    fixed_today.shift(datetime.timedelta(minutes=10))
+    run_daily()
+    sweep_stored_emails()
+    fixed_today.shift(datetime.timedelta(hours=1))
+    run_daily()
+    sweep_stored_emails()
+    assert subjects(mailbox, "anna@amsterdam.example") == [
+        "MSD Portaal: Nog 14 dag(en) tot de deadline van 2026HJ02"
+    ]
+    assert EmailLedger.objects.get(pk=row.pk).state == DeliveryState.SENT
+
+
+def test_a_notification_whose_trigger_was_lost_is_sent_by_the_sweeper(
+    municipality_a: Any, mailbox: Any, fixed_today: Any
+) -> None:
+    """The hourly run commits the notification and its e-mail; the worker that should send
+    it dies (no task ever runs): the sweeper sends it."""
+    from msdportaal.notifications.schedule import run_daily
+
+    contact(municipality_a, "anna@amsterdam.example")
+    fixed_today.move_to("2027-01-01T08:00:00+01:00")
+    run_daily()  # outside a captured commit: the on-commit trigger never runs
+    assert mailbox.to("anna@amsterdam.example") == []
+    assert sweep_stored_emails() == 1
+    assert sweep_stored_emails() == 0
+    assert subjects(mailbox, "anna@amsterdam.example") == [
+        "MSD Portaal: Aanleveren voor 2026HJ02 kan vanaf vandaag"
+    ]
+
+
+def test_a_contact_of_two_gemeenten_hears_about_each(
+    municipality_a: Any, municipality_b: Any, mailbox: Any, fixed_today: Any
+) -> None:
+    """An intermediary delivering for Amsterdam and Utrecht is a contact of both: the same
+    event (the window opens, a reminder) is one e-mail per gemeente, not one in all."""
+    from msdportaal.notifications.schedule import run_daily
+
+    for municipality in (municipality_a, municipality_b):
+        contact(municipality, "leverancier@software.example")
+    fixed_today.move_to("2027-03-24T07:00:00+01:00")  # 7 days before the deadline
+    run_daily()
+    run_daily()
+    sweep_stored_emails()
+    bodies = [
+        m.get_body(("plain",)).get_content() for m in mailbox.to("leverancier@software.example")
+    ]
+    assert len(bodies) == 2
+    assert sorted("Van Amsterdam ontbreekt" in b for b in bodies) == [False, True]
+    assert sorted("Van Utrecht ontbreekt" in b for b in bodies) == [False, True]
+
+
+def test_a_refusal_that_is_about_the_mail_server_is_retried(
+    client_a: Client,
+    user_a: Any,
+    mailbox: Any,
+    settings: Any,
+    smtp_server: Any,
+    fixed_today: Any,
+) -> None:
+    """A relay that does not accept our sender for now (5xx to MAIL FROM, as after a
+    failover to a relay that does not know us yet) refuses every e-mail alike: that is an
+    outage, not a refusal of this receipt. It used to be given up after one try."""
+    controller = Controller(_RefusingSender(), hostname="127.0.0.1", port=closed_port())
+    controller.start()
+    try:
+        settings.EMAIL_PORT = controller.port
+        delivery = confirm(client_a)
+        assert sweep_stored_emails() == 0
+        row = EmailLedger.objects.get(key=f"receipt:{delivery.batch_id}")
+        assert row.state == DeliveryState.FAILED
+        assert "5.7.1" in row.error
+        assert row.next_attempt_at is not None  # to be tried again
+    finally:
+        controller.stop()
+    settings.EMAIL_PORT = smtp_server[0].port
+    fixed_today.shift(LATER)
+    assert sweep_stored_emails() == 1
+    (receipt,) = receipts(mailbox, user_a.email)
+    assert delivery.reference in receipt
+
+
+class _RefusingSender:
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        return "554 5.7.1 Relay access denied"
+
+
+def test_every_attempt_of_one_email_has_the_same_message_id(
+    client_a: Client,
+    user_a: Any,
+    mailbox: Any,
+    settings: Any,
+    smtp_server: Any,
+    fixed_today: Any,
+) -> None:
+    """The idempotency key as the receiving side sees it: if a copy ever arrives twice (the
+    mail server took it but its answer was lost), both carry one Message-ID."""
+    delivery = confirm(client_a)
+    other = confirm(client_a, csv_bytes(99))
+    sweep_stored_emails()
+    ids = [m["Message-ID"] for m in mailbox.to(user_a.email)]
+    assert len(ids) == len(set(ids)) == 2
+    from msdportaal.notifications.outbox import message_id
+
+    assert message_id(f"receipt:{delivery.batch_id}", user_a.email) in ids
+    assert message_id(f"receipt:{other.batch_id}", user_a.email) in ids
+    assert all(i.endswith("@msdportaal.nl>") for i in ids)
+
+
+def test_a_subject_says_the_name_as_it_is(
+    mailbox: Any, fixed_today: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """'s-Hertogenbosch in a subject, not &#x27;s-Hertogenbosch (subjects are text)."""
+    from msdportaal.conftest import MUNICIPAL_BACKEND, make_municipal_user
+    from msdportaal.organisations.models import Municipality
+
+    bosch = Municipality.objects.get(code="0796")
+    user = make_municipal_user(bosch, username="medewerker-bosch")
+    client = Client()
+    client.force_login(user, backend=MUNICIPAL_BACKEND)
+    name = f"MSD_WMO-BASIS_0796_{CURRENT}.csv"
+    check_url = client.post("/aanleveren/", {"files": [csv_file(name, csv_bytes())]})["Location"]
+    client.post(check_url, {"confirm": "1"})
+    sweep_stored_emails()
+    (message,) = mailbox.to(user.email)
+    assert message["Subject"].strip() == (
+        "Ontvangstbevestiging aanlevering 's-Hertogenbosch (1 bestand)"
+    )

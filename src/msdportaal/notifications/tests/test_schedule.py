@@ -19,6 +19,7 @@ from msdportaal.notifications.models import (
     Notification,
     NotificationSettings,
 )
+from msdportaal.notifications.outbox import sweep_stored_emails
 from msdportaal.notifications.schedule import run_daily
 from msdportaal.organisations.models import Municipality
 from msdportaal.periods.calendar import HalfYear
@@ -26,6 +27,12 @@ from msdportaal.periods.models import DeadlineExtension, ReportingPeriod
 
 pytestmark = pytest.mark.django_db
 ALL_EVENTS = [e.value for e in Event if e != Event.IB_DIGEST]
+
+
+def run_daily_and_send() -> None:
+    """Beat's hourly run, then what the e-mail task (or the sweeper) does with its e-mails."""
+    run_daily()
+    sweep_stored_emails()
 
 
 def contact(municipality: Municipality, email: str, events: list[str] | None = None) -> Contact:
@@ -65,6 +72,7 @@ def test_a_year_of_notifications(two_gemeenten, client_a, user_a, fixed_today, m
     fixed_today.move_to("2027-01-10T10:00:00+01:00")
     client_a.force_login(user_a, backend=MUNICIPAL_BACKEND)  # a new session on that day
     deliver_everything_for(client_a, "0363", "2026HJ02", "2026JJ00")
+    sweep_stored_emails()  # the receipt
     mailbox.clear()
 
     sent_on: dict[datetime.date, list[tuple[str, str]]] = {}
@@ -80,8 +88,8 @@ def test_a_year_of_notifications(two_gemeenten, client_a, user_a, fixed_today, m
             )
         )
         before = len(mailbox.messages)
-        run_daily()
-        run_daily()  # beat firing twice changes nothing
+        run_daily_and_send()
+        run_daily_and_send()  # beat firing twice changes nothing
         new = mailbox.messages[before:]
         if new:
             sent_on[day] = sorted((m["To"], m["Subject"]) for m in new)
@@ -150,7 +158,7 @@ def test_the_right_day_in_amsterdam_across_daylight_saving(two_gemeenten, fixed_
     # 1 day before the 2026HJ02 deadline is 30 March 2027, after the switch to summer time
     # (28 March). At 00:30 Amsterdam time it is still 29 March in UTC.
     fixed_today.move_to(datetime.datetime(2027, 3, 29, 22, 30, tzinfo=datetime.UTC))
-    run_daily()
+    run_daily_and_send()
     assert [m["Subject"] for m in mailbox.to("bert@utrecht.example")] == [
         "MSD Portaal: Nog 1 dag(en) tot de deadline van 2026HJ02"
     ]
@@ -159,7 +167,7 @@ def test_the_right_day_in_amsterdam_across_daylight_saving(two_gemeenten, fixed_
     fixed_today.move_to(datetime.datetime(2027, 3, 28, 21, 30, tzinfo=datetime.UTC))
     Notification.objects.all().delete()
     EmailLedger.objects.all().delete()
-    run_daily()
+    run_daily_and_send()
     assert not mailbox.to("bert@utrecht.example")
 
 
@@ -171,10 +179,10 @@ def test_moving_a_deadline_shifts_the_reminders_and_the_overview(
     period.deadline = datetime.date(2027, 4, 30)  # IB moves it for everyone
     period.save()
     fixed_today.move_to("2027-03-30T09:00:00+02:00")
-    run_daily()
+    run_daily_and_send()
     assert not mailbox.to("bert@utrecht.example")  # the old 1-day reminder no longer applies
     fixed_today.move_to("2027-04-29T09:00:00+02:00")
-    run_daily()
+    run_daily_and_send()
     assert [m["Subject"] for m in mailbox.to("bert@utrecht.example")] == [
         "MSD Portaal: Nog 1 dag(en) tot de deadline van 2026HJ02"
     ]
@@ -188,7 +196,7 @@ def test_moving_a_deadline_shifts_the_reminders_and_the_overview(
     )
     mailbox.clear()
     fixed_today.move_to("2027-05-13T09:00:00+02:00")
-    run_daily()
+    run_daily_and_send()
     assert [m["Subject"] for m in mailbox.to("bert@utrecht.example")] == [
         "MSD Portaal: Nog 1 dag(en) tot de deadline van 2026HJ02"
     ]
@@ -199,21 +207,23 @@ def test_one_refused_address_does_not_stop_the_others(municipality_a, fixed_toda
     contact(municipality_a, "bestaatniet@amsterdam.example")
     contact(municipality_a, "anna@amsterdam.example")
     fixed_today.move_to("2027-01-01T08:00:00+01:00")
-    run_daily()
+    run_daily_and_send()
     assert len(mailbox.to("anna@amsterdam.example")) == 1
     failed = EmailLedger.objects.get(recipient="bestaatniet@amsterdam.example")
     assert failed.state == "failed"
     assert "Mailbox does not exist" in failed.error
-    # The next run tries the failed one again, not the delivered one.
-    run_daily()
+    # An unknown mailbox (5xx) stays unknown: neither the sweeper nor the next run tries
+    # it again, and the delivered one is not sent twice.
+    fixed_today.shift(datetime.timedelta(hours=2))
+    run_daily_and_send()
     assert len(mailbox.to("anna@amsterdam.example")) == 1
-    assert EmailLedger.objects.get(recipient="bestaatniet@amsterdam.example").attempts == 2
+    assert EmailLedger.objects.get(recipient="bestaatniet@amsterdam.example").attempts == 1
 
 
 def test_the_email_itself(municipality_a, fixed_today, mailbox):
     contact(municipality_a, "anna@amsterdam.example")
     fixed_today.move_to("2027-01-01T08:00:00+01:00")
-    run_daily()
+    run_daily_and_send()
     (message,) = mailbox.to("anna@amsterdam.example")
     assert message["Subject"] == "MSD Portaal: Aanleveren voor 2026HJ02 kan vanaf vandaag"
     assert message["To"] == "anna@amsterdam.example"
@@ -232,8 +242,8 @@ def test_ib_daily_digest(municipality_a, fixed_today, mailbox):
     config.save()
     contact(municipality_a, "anna@amsterdam.example")
     fixed_today.move_to("2027-03-20T08:00:00+01:00")  # 11 days before the 2026HJ02 deadline
-    run_daily()
-    run_daily()
+    run_daily_and_send()
+    run_daily_and_send()
     (digest,) = mailbox.to("functioneel-beheer@ib.example")
     body = digest.get_body(("plain",)).get_content()
     assert "Amsterdam (2026HJ02): WMO basisset" in body
@@ -260,6 +270,7 @@ def test_a_new_report_notifies(
             **rinis_headers,
         )
     assert response.status_code == 200
+    assert sweep_stored_emails() == 1
     (message,) = mailbox.to("anna@amsterdam.example")
     assert (
         message["Subject"]
@@ -270,7 +281,7 @@ def test_a_new_report_notifies(
 
 def test_notification_list_and_count(client_a, user_a, municipality_a, fixed_today):
     fixed_today.move_to("2027-01-01T08:00:00+01:00")
-    run_daily()
+    run_daily_and_send()
     client_a.force_login(user_a, backend=MUNICIPAL_BACKEND)
     page = client_a.get(reverse("overview:index")).content.decode()
     assert 'class="msd-badge">1<' in page

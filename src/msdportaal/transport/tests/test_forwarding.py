@@ -17,6 +17,7 @@ from lxml import etree
 from msdportaal.deliveries.tests.factories import CURRENT, csv_bytes, zip_bytes, zip_file
 from msdportaal.deliveries.tests.factories import csv_file as make_csv
 from msdportaal.deliveries.tests.test_upload import upload_and_confirm
+from msdportaal.notifications.outbox import sweep_stored_emails
 from msdportaal.transport import services
 from msdportaal.transport.models import (
     MessageState,
@@ -171,9 +172,12 @@ def test_fo03_client_fails_at_once_and_alerts_ib(
     control(simulator, "fail", {"mode": "fo03-client", "count": 1})
     with django_capture_on_commit_callbacks(execute=True):
         assert services.attempt_send(delivery.outbound_message.pk) == MessageState.FAILED
+    sweep_stored_emails()  # what the e-mail task does once the failure committed
     (alert,) = mailbox.to("functioneelbeheer@ib.example")
-    assert "verzending mislukt" in alert["Subject"]
-    assert "StUF010" in alert.get_content()
+    assert alert["Subject"].strip() == (
+        f"MSD Portaal: verzending mislukt — Amsterdam (GM0363) {delivery.reference}"
+    )
+    assert "StUF010" in alert.get_body(("plain",)).get_content()
     assert (
         "mislukt — IB is ingelicht" in client_a.get(reverse("deliveries:history")).content.decode()
     )

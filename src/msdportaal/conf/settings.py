@@ -89,7 +89,9 @@ MIDDLEWARE = [
     "msdportaal.core.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "msdportaal.core.security.AdminHostMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, except that a response about work already committed (a confirm) stands
+    # when saving the session fails after it (core/sessions.py).
+    "msdportaal.core.sessions.SessionMiddleware",
     "msdportaal.core.sessions.SessionRefreshMiddleware",
     # No LocaleMiddleware: the portal is Dutch only, whatever the browser asks (LANGUAGES).
     "django.middleware.common.CommonMiddleware",

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from msdportaal.core.sessions import mark_committed
 from msdportaal.organisations.decorators import acting_municipality_required
 from msdportaal.organisations.scoping import get_for_acting_municipality_or_404
 
@@ -132,6 +133,8 @@ def consent_forms(request: HttpRequest) -> HttpResponse:
 def check(request: HttpRequest, form_id: uuid.UUID) -> HttpResponse:
     form = _consent_form_or_404(request, form_id)
     if form.is_submitted:
+        # A double submit, the back button, a retried request: the same confirmation.
+        mark_committed(request)
         return redirect("consent:confirmation", form_id=form.pk)
     if request.method == "POST":
         try:
@@ -139,6 +142,9 @@ def check(request: HttpRequest, form_id: uuid.UUID) -> HttpResponse:
         except services.ConsentRefused as refusal:
             messages.error(request, refusal.message)
             return redirect("consent:forms")
+        # Committed: the confirmation page is found from the database alone (the form in
+        # its URL), and nothing after this may turn the answer into an error.
+        mark_committed(request)
         return redirect("consent:confirmation", form_id=form.pk)
     return render(
         request,
@@ -152,6 +158,7 @@ def confirmation(request: HttpRequest, form_id: uuid.UUID) -> HttpResponse:
     form = _consent_form_or_404(request, form_id)
     if not form.is_submitted:
         return redirect("consent:check", form_id=form.pk)
+    mark_committed(request)  # what it shows is committed: a session hiccup must not hide it
     return render(
         request,
         "consent/confirmation.html",

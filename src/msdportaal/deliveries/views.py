@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from msdportaal.core.sessions import mark_committed
 from msdportaal.organisations.decorators import acting_municipality_required
 from msdportaal.organisations.scoping import get_for_acting_municipality_or_404
 from msdportaal.periods.models import DataSet
@@ -102,6 +103,8 @@ def check(request: HttpRequest, batch_id: str) -> HttpResponse:
         # Cancelled or expired (or never this gemeente's: the same page, so nothing leaks).
         return render(request, "deliveries/batch_gone.html", status=404)
     if batch.confirmed_at is not None:
+        # A double submit, the back button, a retried request: the same confirmation.
+        mark_committed(request)
         return redirect("deliveries:confirmation", batch_id=batch.pk)
     if request.method == "POST":
         if "cancel" in request.POST:
@@ -110,7 +113,9 @@ def check(request: HttpRequest, batch_id: str) -> HttpResponse:
                 messages.info(
                     request, _("Deze aanlevering was al bevestigd; annuleren kan niet meer.")
                 )
+                mark_committed(request)
                 return redirect("deliveries:confirmation", batch_id=batch.pk)
+            mark_committed(request)
             messages.info(request, _("De aanlevering is geannuleerd; er is niets doorgestuurd."))
             return redirect("deliveries:upload")
         try:
@@ -120,6 +125,9 @@ def check(request: HttpRequest, batch_id: str) -> HttpResponse:
         except NameRefused as refusal:
             messages.error(request, refusal.message)
             return redirect("deliveries:check", batch_id=batch.pk)
+        # Committed: from here on nothing may turn the answer into an error. The
+        # confirmation page is found from the database alone (the batch in its URL).
+        mark_committed(request)
         request.session.pop(f"refusals-{batch.pk}", None)
         return redirect("deliveries:confirmation", batch_id=batch.pk)
     return render(
@@ -138,6 +146,7 @@ def confirmation(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = _batch(request, batch_id)
     if batch.confirmed_at is None:
         return redirect("deliveries:check", batch_id=batch.pk)
+    mark_committed(request)  # what it shows is committed: a session hiccup must not hide it
     deliveries = batch.deliveries.order_by("reference").prefetch_related("files__data_set")
     return render(
         request, "deliveries/confirmation.html", {"batch": batch, "deliveries": deliveries}

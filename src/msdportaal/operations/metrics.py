@@ -111,7 +111,7 @@ class PortalCollector(Collector):
         )
         yield _gauge_by_choice(
             "msd_notification_emails",
-            "Notification e-mails by state (pending, sent, failed).",
+            "E-mails in the ledger by state (queued, pending, sent, failed).",
             "state",
             _counts(EmailLedger.objects.all(), "state"),
             DeliveryState.values,

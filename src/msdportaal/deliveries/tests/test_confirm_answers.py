@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from msdportaal.conftest import MUNICIPAL_BACKEND
+from msdportaal.conftest import MUNICIPAL_BACKEND, restore_reference_data
 from msdportaal.deliveries.models import Delivery, UploadBatch
 from msdportaal.notifications.models import EmailLedger
 
@@ -88,9 +88,15 @@ def test_a_double_submit_shows_the_same_confirmation(client_a: Client, settings:
     assert EmailLedger.objects.filter(key=f"receipt:{delivery.batch_id}").count() == 1
 
 
+@pytest.fixture
+def committed_reference_data(transactional_db: None) -> None:
+    """The gemeenten and sets, committed: an earlier transactional test may have flushed them."""
+    restore_reference_data()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_confirms_at_once_make_one_delivery_and_the_same_page(
-    live_server: Any, user_a: Any
+    committed_reference_data: None, live_server: Any, user_a: Any
 ) -> None:
     """Two tabs (or a double click that reached two web workers) confirm at the same moment."""
     import requests

@@ -428,3 +428,45 @@ def test_a_subject_says_the_name_as_it_is(
     assert message["Subject"].strip() == (
         "Ontvangstbevestiging aanlevering 's-Hertogenbosch (1 bestand)"
     )
+
+
+def test_after_the_upgrade_nothing_already_sent_is_sent_again(
+    municipality_a: Any, mailbox: Any, fixed_today: Any
+) -> None:
+    """Notification e-mails sent before the outbox (no stored subject, the event's key
+    alone) get the new key; one that had failed is queued afresh by the next run."""
+    import importlib
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    migration = importlib.import_module(
+        "msdportaal.notifications.migrations.0003_notification_email_keys_per_gemeente"
+    )
+    contact(municipality_a, "anna@amsterdam.example")
+    contact(municipality_a, "bert@amsterdam.example")
+    fixed_today.move_to("2027-01-01T08:00:00+01:00")
+    before = (("anna@amsterdam.example", "sent"), ("bert@amsterdam.example", "failed"))
+    for recipient, state in before:
+        EmailLedger.objects.create(
+            key="window:2026HJ02",
+            recipient=recipient,
+            municipality=municipality_a,
+            state=state,
+            attempts=1,
+            claimed_at=timezone.now(),
+        )
+    migration.forwards(apps, None)
+
+    from msdportaal.notifications.schedule import run_daily
+
+    run_daily()
+    sweep_stored_emails()
+    assert mailbox.to("anna@amsterdam.example") == []  # she had it already
+    assert subjects(mailbox, "bert@amsterdam.example") == [
+        "MSD Portaal: Aanleveren voor 2026HJ02 kan vanaf vandaag"
+    ]
+    assert set(EmailLedger.objects.values_list("key", "recipient", "state")) == {
+        ("0363:window:2026HJ02", "anna@amsterdam.example", "sent"),
+        ("0363:window:2026HJ02", "bert@amsterdam.example", "sent"),
+    }

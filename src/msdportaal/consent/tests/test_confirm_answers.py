@@ -4,6 +4,7 @@ same page, not a second submission."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -35,10 +36,13 @@ def assert_confirmation(response: Any, form: ConsentForm) -> None:
 
 
 def test_a_submission_whose_session_cannot_be_saved_still_shows_the_reference(
-    client_a: Client, municipality_a: Any, settings: Any
+    client_a: Client, municipality_a: Any, settings: Any, fixed_today: Any
 ) -> None:
     report(municipality_a, PREVIOUS)
     check_url = fill_in(client_a, PREVIOUS)["Location"]
+    # The answers are read for a while: the confirm is the request that refreshes the
+    # session (core/sessions.py), so it has a session to save.
+    fixed_today.shift(datetime.timedelta(seconds=settings.MSD_SESSION_REFRESH_SECONDS + 1))
     settings.SESSION_ENGINE = FAILING_SESSIONS  # the database goes away after the commit
     browser = same_browser(client_a)
     refused = session_faults.SessionStore.saves_refused

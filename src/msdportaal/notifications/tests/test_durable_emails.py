@@ -441,7 +441,7 @@ def test_after_the_upgrade_nothing_already_sent_is_sent_again(
     from django.utils import timezone
 
     migration = importlib.import_module(
-        "msdportaal.notifications.migrations.0003_notification_email_keys_per_gemeente"
+        "msdportaal.notifications.migrations.0004_notification_email_keys_per_gemeente"
     )
     contact(municipality_a, "anna@amsterdam.example")
     contact(municipality_a, "bert@amsterdam.example")

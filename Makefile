@@ -15,7 +15,7 @@ DEV_ENV := MSD_ENVIRONMENT=development DJANGO_DEBUG=true \
 	MSD_TRUST_CLIENT_CERT_HEADERS=true MSD_PROXY_SECRET=development-only-proxy-secret-not-secret \
 	MSD_OUTBOX_SWEEP_SECONDS=5 MSD_RINIS_RETRY_BASE_SECONDS=5
 
-.PHONY: run test lint format venv lock migrate demo clean bench-upload bench-forward bench-deadline bench-tus audit
+.PHONY: run test lint format venv lock migrate demo clean bench-upload bench-forward bench-deadline bench-tus audit messages
 
 $(VENV)/.installed: requirements/lock.txt
 	@PYTHON=$$(scripts/find-python) && { [ -x $(PY) ] || $$PYTHON -m venv $(VENV); }
@@ -43,6 +43,11 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff check --fix src bench
 	$(VENV)/bin/ruff format src bench
+
+# Compiles the Dutch overrides of Django's and third-party admin strings (GNU gettext's
+# msgfmt); commit the .mo with the .po.
+messages:
+	msgfmt --check -o src/msdportaal/locale/nl/LC_MESSAGES/django.mo src/msdportaal/locale/nl/LC_MESSAGES/django.po
 
 # Re-pins every dependency (with hashes) from requirements/*.in.
 lock: venv

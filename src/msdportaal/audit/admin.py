@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from msdportaal.core.admin import ReadOnlyAdminMixin
+from msdportaal.core.admin import PortalModelAdmin, ReadOnlyAdminMixin
 
 from .models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     """Read-only: nobody edits or deletes audit entries through the application."""
 
     list_display = ("timestamp", "action", "user_repr", "municipality", "ip_address", "message")

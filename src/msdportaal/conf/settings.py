@@ -55,8 +55,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
-    "django_otp.plugins.otp_static",
-    "django_otp.plugins.otp_totp",
+    # A line marked "Dutch": the app through an AppConfig of ours that gives it Dutch
+    # names in the admin (msdportaal/core/thirdparty.py).
+    "msdportaal.core.thirdparty.OtpStaticConfig",  # Dutch
+    "msdportaal.core.thirdparty.OtpTotpConfig",  # Dutch
     "two_factor",
     "maykin_2fa",
     "msdportaal.core",
@@ -65,7 +67,7 @@ INSTALLED_APPS = [
     "msdportaal.periods",
     "solo",
     "privates",
-    "simple_certmanager",
+    "msdportaal.core.thirdparty.CertManagerConfig",  # Dutch: simple_certmanager
     "msdportaal.transport",
     "msdportaal.deliveries",
     "msdportaal.reports",
@@ -77,7 +79,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "csp",
-    "axes",
+    "msdportaal.core.thirdparty.AxesConfig",  # Dutch: axes
 ]
 
 MIDDLEWARE = [
@@ -115,7 +117,8 @@ WSGI_APPLICATION = "msdportaal.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Overrides of admin templates for every admin page (searched before the apps).
+        "DIRS": [SRC_DIR / "msdportaal" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

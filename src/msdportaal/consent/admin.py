@@ -13,7 +13,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from msdportaal.core.admin import ReadOnlyAdminMixin
+from msdportaal.core.admin import PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from msdportaal.periods.models import ReportingPeriod
 from msdportaal.periods.services import open_half_years
 
@@ -33,19 +33,14 @@ STATUS_LABELS = {
 STATUS_ORDER = list(STATUS_LABELS)
 
 
-class ConsentInline(admin.TabularInline):
+class ConsentInline(ReadOnlyInline):
     model = Consent
     fields = ("request_name", "period_code", "given", "question")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(ConsentForm)
-class ConsentFormAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ConsentFormAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     change_list_template = "admin/consent/consentform/change_list.html"
     list_display = (
         "reference",

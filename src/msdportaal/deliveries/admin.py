@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
-from msdportaal.core.admin import ReadOnlyAdminMixin
+from msdportaal.core.admin import PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 
 from .models import DeliveredFile, Delivery
 
 
-class DeliveredFileInline(admin.TabularInline):
+class DeliveredFileInline(ReadOnlyInline):
     model = DeliveredFile
     fields = ("reference", "file_name", "size", "data_set", "period_code", "replaces")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     list_display = (
         "reference",
         "municipality",

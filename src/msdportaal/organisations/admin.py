@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from msdportaal.core.admin import AccessibleFormsMixin, PortalModelAdmin
+
 from .models import Municipality, User
 
 
 @admin.register(Municipality)
-class MunicipalityAdmin(admin.ModelAdmin):
+class MunicipalityAdmin(PortalModelAdmin):
     list_display = ("code", "gm_code", "name", "province", "kvk_number", "oin", "inactive_from")
     list_filter = ("province", ("inactive_from", admin.EmptyFieldListFilter))
     search_fields = ("code", "name", "kvk_number", "rsin", "oin")
@@ -25,7 +27,7 @@ class MunicipalityAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AccessibleFormsMixin, DjangoUserAdmin):
     list_display = (
         "username",
         "first_name",

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from msdportaal.core.admin import ReadOnlyAdminMixin
+from msdportaal.core.admin import PortalModelAdmin, ReadOnlyAdminMixin
 
 from .models import Report, ReportKindMapping
 
 
 @admin.register(ReportKindMapping)
-class ReportKindMappingAdmin(admin.ModelAdmin):
+class ReportKindMappingAdmin(PortalModelAdmin):
     list_display = ("functie", "kind")
 
 
 @admin.register(Report)
-class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReportAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     list_display = (
         "received_at",
         "municipality",

@@ -318,6 +318,11 @@ RULES: dict[str, Rule] = {
     "admin:download_csr": ADMIN_ONLY,
     "admin:simple_certmanager_certificate_public_certificate": ADMIN_ONLY,
     "admin:consent_consentform_overview": ADMIN_ONLY,
+    "admin:transport_outboundmessage_resend": Rule(
+        "admin only: the confirmation page (GET); the resend itself is a POST",
+        get={**dict.fromkeys(SUBJECTS, TO_ADMIN_LOGIN), "ib": ADMIN_INSIDE},
+        post={**dict.fromkeys(SUBJECTS, TO_ADMIN_LOGIN), "ib": ADMIN_INSIDE},
+    ),
     "admin:auth_user_password_change": ADMIN_ONLY,
     "admin:digid_eherkenning_eherkenningconfiguration_idp_metadata_file": ADMIN_ONLY,
     # Every ModelAdmin's standard URLs (and the bare object URL that redirects to change).
@@ -515,6 +520,7 @@ class World:
             "api:confirm": lambda: {"code": "0363", "upload_id": self.tus_upload.pk},
             "api:delivery": lambda: {"code": "0363", "reference": self.delivery.reference},
             "api:report_download": lambda: {"code": "0363", "pk": self.report.pk},
+            "admin:transport_outboundmessage_resend": lambda: {"object_id": self.gb_message.pk},
             # django-otp answers a missing device with a 500, so: the administrator's own.
             "admin:otp_totp_totpdevice_config": lambda: {"pk": self.device.pk},
             "admin:otp_totp_totpdevice_qrcode": lambda: {"pk": self.device.pk},

@@ -5,7 +5,11 @@ from django.utils.translation import gettext_lazy as _
 from maykin_2fa import monkeypatch_admin
 from maykin_2fa.urls import urlpatterns as mfa_urlpatterns
 
+from msdportaal.operations.admin_site import PortalAdminSite
+
 monkeypatch_admin()
+# maykin-2fa's admin site (a second factor for every administrator), with IB's start page.
+admin.site.__class__ = PortalAdminSite
 
 admin.site.site_header = _("MSD Portaal — beheer")
 admin.site.site_title = _("MSD Portaal beheer")

@@ -5,10 +5,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from msdportaal.core.admin import PortalModelAdmin, PortalTabularInline
+
 from .models import Ketenmachtiging, SystemClient, TusUpload
 
 
-class KetenmachtigingInline(admin.TabularInline):
+class KetenmachtigingInline(PortalTabularInline):
     model = Ketenmachtiging
     extra = 1
     autocomplete_fields = ["municipality"]
@@ -16,7 +18,7 @@ class KetenmachtigingInline(admin.TabularInline):
 
 
 @admin.register(SystemClient)
-class SystemClientAdmin(admin.ModelAdmin):
+class SystemClientAdmin(PortalModelAdmin):
     list_display = ["name", "active", "revoked_at", "fingerprint_sha256", "created_at"]
     list_filter = ["active"]
     search_fields = ["name", "fingerprint_sha256", "machtigingen__municipality__name"]
@@ -42,7 +44,7 @@ class SystemClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(TusUpload)
-class TusUploadAdmin(admin.ModelAdmin):
+class TusUploadAdmin(PortalModelAdmin):
     list_display = ["file_name", "municipality", "offset", "length", "created_at", "expires_at"]
     readonly_fields = [f.name for f in TusUpload._meta.fields]
 

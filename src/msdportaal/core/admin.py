@@ -14,7 +14,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import AdminSplitDateTime
+from django.contrib.admin.widgets import AdminSplitDateTime, AutocompleteSelect
 from django.db import models
 from django.forms.models import BaseModelFormSet
 from django.http import HttpRequest
@@ -46,8 +46,35 @@ class _NamedChangelistFormSet(BaseModelFormSet):
         return form
 
 
+class NamedAutocompleteSelect(AutocompleteSelect):
+    """Django's search-as-you-type choice (select2) with a placeholder: while nothing is
+    chosen, the placeholder is the combobox's name (axe ``aria-input-field-name``); Django
+    itself sets an empty one."""
+
+    def __init__(self, *args: Any, placeholder: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.placeholder = placeholder
+
+    def build_attrs(self, base_attrs: Any, extra_attrs: Any = None) -> Any:
+        attrs = super().build_attrs(base_attrs, extra_attrs)
+        attrs["data-placeholder"] = str(self.placeholder)
+        return attrs
+
+
 class AccessibleFormsMixin:
     """Accessible names where Django's admin renders inputs without a label."""
+
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):  # type: ignore[attr-defined]
+            kwargs["widget"] = NamedAutocompleteSelect(
+                db_field,
+                self.admin_site,  # type: ignore[attr-defined]
+                using=kwargs.get("using"),
+                placeholder=_("%(label)s zoeken…") % {"label": capfirst(db_field.verbose_name)},
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
     def formfield_for_dbfield(
         self, db_field: models.Field, request: HttpRequest, **kwargs: Any

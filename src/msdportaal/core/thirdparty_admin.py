@@ -54,7 +54,9 @@ DEVICE_FIELDSETS = {
     "State": _("Toestand"),
     "Throttling": _("Wachttijd na mislukte pogingen"),
 }
-USER_SEARCH_HELP = _("Zoek op gebruikersnaam of e-mailadres.")
+#: django-otp's English help text under the search box, gone: it also took the search
+#: box's name (axe label-title-only); the list's filter names the user.
+USER_SEARCH_HELP = None
 
 
 class DutchStaticTokenInline(AccessibleFormsMixin, StaticTokenInline):

@@ -174,6 +174,10 @@ def test_ib_morning_in_the_admin(browser_page: AccessiblePage):
     assert page.get_by_label("Gesloten op: datum").count() == 1
     assert page.get_by_label("Deadline voor deze gemeente").first.input_value() == "15-12-2026"
     assert "Uitstel per gemeente" in page.locator("#content-main").text_content()
+    # A new row of the sub-table, its gemeente still to be chosen: named too.
+    page.locator("#extensions-group .add-row a").click()
+    assert page.locator("#extensions-group tbody tr.form-row:not(.empty-form)").count() == 2
+    browser_page.axe()
 
     page = browser_page.goto("/beheer/periods/dataset/")
     assert page.get_by_label("Handhaving naamconventie: WMO basisset").count() == 1

@@ -58,14 +58,40 @@ REFERENCE = re.compile(r"\b(\d{8}-\d{6}-\d{3})\b")
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
+def migrate_args() -> list[str]:
+    """``--no-input``, and ``--skip-checks`` on an interpreter without the zipfile fix.
+
+    Such a Python (CVE-2025-8291) fails the production system check msdportaal.E010 in
+    ``migrate``. The benches measure on this machine's interpreter all the same (gunicorn
+    and Celery run no blocking checks), so migrate skips the checks then.
+    """
+    sys.path.insert(0, str(REPO / "src"))
+    try:
+        from msdportaal.deliveries.checks import zipfile_is_fixed
+    finally:
+        sys.path.pop(0)
+    if zipfile_is_fixed(tuple(sys.version_info[:3])):
+        return ["--no-input"]
+    log(f"note: Python {platform.python_version()} lacks the zipfile fix (msdportaal.E010)")
+    return ["--no-input", "--skip-checks"]
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def ensure_venv() -> None:
-    """Re-runs the script with the project's venv Python when started with another one."""
-    if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
-        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
+    """Re-runs the script with the project's venv Python when started with another one
+    (``bench/NAME`` from a shell picks the system python3); stops with a clear message
+    when there is no venv."""
+    if Path(sys.prefix).resolve() == (REPO / ".venv").resolve():
+        return
+    if not VENV_PYTHON.exists():
+        raise SystemExit(
+            f"{REPO / '.venv'} does not exist: run `make venv` first (the benches need the "
+            "project's dependencies), or start the bench with `make bench-...`."
+        )
+    os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
 
 
 class Interrupted(Exception):
@@ -611,6 +637,7 @@ class Stack:
         self.certs = self.tmp / "certs"
         self.sim_storage = self.tmp / "simulator"
         self.logs = self.tmp / "logs"
+        self.raw_dir = self.tmp / "raw-sink"
         for d in (self.var, self.logs):
             d.mkdir()
         self.db_name = f"msd_bench_{name}_{os.getpid()}"
@@ -698,7 +725,7 @@ class Stack:
             }
         )
         self.env.update(extra_env or {})
-        run([PYTHON, str(REPO / "manage.py"), "migrate", "--no-input"], self.env, self.tmp)
+        run([PYTHON, str(REPO / "manage.py"), "migrate", *migrate_args()], self.env, self.tmp)
         run([PYTHON, str(REPO / "manage.py"), "collectstatic", "--no-input"], self.env, self.tmp)
 
     def _plain_env(self) -> dict[str, str]:
@@ -783,11 +810,8 @@ class Stack:
         self.simulator.wait_for("ready line", ready)
 
     def start_gunicorn(self, workers: int, threads: int, timeout: int = 300) -> None:
-        args = [PYTHON, "-m", "gunicorn", "msdportaal.wsgi:application"]
-        args += ["--bind", f"{HOST}:{self.portal_port}", "--workers", str(workers)]
-        args += ["--worker-class", "gthread", "--threads", str(threads)]
-        args += ["--timeout", str(timeout), "--graceful-timeout", "10", "--keep-alive", "75"]
-        self.gunicorn = self._start("gunicorn", args)
+        args = gunicorn_args("msdportaal.wsgi:application", self.portal_port, workers, threads)
+        self.gunicorn = self._start("gunicorn", [*args, "--timeout", str(timeout)])
         probe = Browser(self.portal_port)
 
         def ready() -> bool:
@@ -795,6 +819,28 @@ class Stack:
             return status == 200 and len(children(self.gunicorn.pid)) == workers  # type: ignore[union-attr]
 
         self.gunicorn.wait_for("answer on /gezond/", ready, timeout=120)
+
+    def start_raw_sink(self, workers: int, threads: int, timeout: int = 300) -> tuple[Proc, int]:
+        """bench/raw_wsgi.py (read the body, write it to disk, 200) under the same gunicorn
+        settings as the portal, on a port of its own; returns (process, port). Its files
+        go to ``self.raw_dir``."""
+        port = free_port()
+        self.raw_dir.mkdir(exist_ok=True)
+        env = {
+            **self._plain_env(),
+            "PYTHONPATH": str(REPO / "bench"),
+            "RAW_WSGI_TMP_DIR": str(self.raw_dir),
+        }
+        args = gunicorn_args("raw_wsgi:application", port, workers, threads)
+        proc = self._start("raw_wsgi", [*args, "--timeout", str(timeout)], env)
+        probe = Browser(port)
+
+        def ready() -> bool:
+            status, _loc, _body = probe.get("/", timeout=10)
+            return status == 200 and len(children(proc.pid)) == workers
+
+        proc.wait_for("answer on /", ready, timeout=60)
+        return proc, port
 
     def start_tls_front(self) -> None:
         args = [PYTHON, "-m", "tls_front", "--listen", f"{HOST}:{self.tls_port}"]
@@ -855,6 +901,104 @@ class Stack:
         for proc in self.procs:
             if not proc.alive():
                 raise RuntimeError(f"{proc.name} died ({proc.proc.returncode}):\n{proc.tail()}")
+
+
+def gunicorn_args(app: str, port: int, workers: int, threads: int) -> list[str]:
+    """gunicorn as production runs it (docs/operations.md), for the portal and the sink."""
+    args = [PYTHON, "-m", "gunicorn", app, "--bind", f"{HOST}:{port}"]
+    args += ["--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
+    return [*args, "--graceful-timeout", "10", "--keep-alive", "75"]
+
+
+# --- cleaning up as the run goes ------------------------------------------------------------
+
+
+class Janitor:
+    """Keeps the disk at about the bytes in flight, not twice everything that was sent.
+
+    Every few seconds: for each message the simulator has complete (inline stored, or the
+    GB pull verified), the simulator's copies (payload, envelope) go, and so does the
+    portal's stored file of that delivery. The simulator's meta.json (size and SHA-256 of
+    what arrived) stays, so the end-of-run check still compares every file. Files the
+    bare sink wrote go once they are ``raw_max_age`` seconds old (late enough that the
+    kernel has written them back, as the portal's files are).
+    """
+
+    def __init__(self, stack: Stack, every: float = 5.0, raw_max_age: float = 60.0) -> None:
+        self.stack = stack
+        self.every = every
+        self.raw_max_age = raw_max_age
+        self.cleaned: set[str] = set()
+        self.freed = 0
+        self.errors: list[str] = []
+        self.disk_start = shutil.disk_usage(stack.tmp).used
+        self.disk_peak = self.disk_start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> Janitor:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    @property
+    def disk_growth(self) -> int:
+        """Most the filesystem's used bytes rose above the start (anything on it counts)."""
+        return self.disk_peak - self.disk_start
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.sweep()
+            except Exception as exc:  # the run goes on; reported at the end
+                if len(self.errors) < 5:
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _unlink(self, path: Path) -> None:
+        with contextlib.suppress(OSError):
+            size = path.stat().st_size
+            path.unlink()
+            self.freed += size
+
+    def sweep(self) -> None:
+        self.disk_peak = max(self.disk_peak, shutil.disk_usage(self.stack.tmp).used)
+        if self.stack.raw_dir.exists():
+            old = time.time() - self.raw_max_age
+            for path in self.stack.raw_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    if path.stat().st_mtime < old:
+                        self._unlink(path)
+        if not self.stack.control_url or not self.stack.db_created:
+            return
+        metas = control_get(self.stack.control_url, "/control/messages").get("messages", [])
+        done = {
+            m["referentienummer"]: m.get("referentienummerBericht") or ""
+            for m in metas
+            if m.get("complete") and m.get("referentienummer") not in self.cleaned
+        }
+        if not done:
+            return
+        for ref in done:
+            directory = self.stack.sim_storage / ref
+            with contextlib.suppress(OSError):
+                for path in directory.iterdir():
+                    if path.is_file() and path.name != "meta.json":
+                        self._unlink(path)
+        rows = db_query(
+            self.stack.db_name,
+            "select stored_name from deliveries_delivery where reference = any(%s)",
+            ([r for r in done.values() if r],),
+        )
+        media = self.stack.var / "media"
+        for (stored_name,) in rows:
+            if stored_name:
+                self._unlink(media / stored_name)
+        self.cleaned.update(done)
+        self.disk_peak = max(self.disk_peak, shutil.disk_usage(self.stack.tmp).used)
 
 
 # --- PostgreSQL and Redis --------------------------------------------------------------------
@@ -945,3 +1089,52 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(p / 100 * len(ordered))))
     return ordered[rank - 1]
+
+
+#: Process kinds for the peak-RSS summary: the first word(s) of a MemoryWatch role.
+KINDS = (
+    ("gunicorn master", "gunicorn master"),
+    ("gunicorn worker", "gunicorn workers"),
+    ("celery worker main", "celery worker (main)"),
+    ("celery worker child", "celery worker (pool children)"),
+    ("celery beat", "celery beat"),
+    ("simulator", "simulator"),
+    ("tls_front", "tls_front"),
+    ("postgres backend", "postgres backends"),
+    ("redis-server", "redis-server"),
+    ("bench client", "bench client"),
+)
+
+
+def report_processes(rows: list[tuple[str, int, int, int, float]], per: int, what: str) -> None:
+    """Per process: RSS now, peak (VmHWM) and CPU; then the peak per kind, and CPU-ms per
+    *what* (e.g. per delivery) per kind."""
+    print("processes (MB: RSS at the end, peak = VmHWM since the start; CPU-s):")
+    per_role: dict[str, float] = {}
+    backends = [r for r in rows if r[0] == "postgres backend"]
+    for role, pid, rss, peak, cpu in rows:
+        key = role.split()[0]  # gunicorn, celery, postgres, redis-server, ...
+        per_role[key] = per_role.get(key, 0.0) + cpu
+        if role != "postgres backend":
+            print(
+                f"  {role:<20} pid {pid:>7}  {rss / MB:7.1f}  peak {peak / MB:7.1f}  cpu {cpu:7.1f}"
+            )
+    if backends:
+        print(
+            f"  postgres backends    {len(backends)} connections to the bench database, "
+            f"peak RSS {max(r[3] for r in backends) / MB:.1f} MB each at most (shared buffers "
+            f"included), cpu {sum(r[4] for r in backends):.1f}"
+        )
+    peaks = []
+    for prefix, label in KINDS:
+        mine = [r[3] for r in rows if r[0].startswith(prefix)]
+        if mine:
+            peaks.append(f"{label} {max(mine) / MB:.0f}")
+    print("peak RSS per process kind (MB, the highest process of that kind): " + ", ".join(peaks))
+    if per:
+        print(
+            f"CPU-ms per {what} (gunicorn: page views included; bench = the client): "
+            + ", ".join(f"{role} {cpu / per * 1000:.0f}" for role, cpu in sorted(per_role.items()))
+        )
+    ours = sum(per_role.values())
+    print(f"  CPU-s of these processes: {ours:.0f}")

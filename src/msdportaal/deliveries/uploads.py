@@ -95,10 +95,11 @@ class HashingUploadHandler(FileUploadHandler):
         )
         self.hasher = hashlib.sha256()
         self.received = 0
+        self.max_bytes = settings.MSD_UPLOAD_MAX_BYTES
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self.received += len(raw_data)
-        if self.received > settings.MSD_UPLOAD_MAX_BYTES:
+        if self.received > self.max_bytes:
             self.discard()
             self._refuse("too_large", self.file_name)
             raise SkipFile

@@ -84,9 +84,12 @@ def respond_to_upload(
             _upload_context(request, refusals=result.refusals),
             status=400,
         )
-    request.session[f"refusals-{result.batch.pk}"] = [
-        {"file_name": r.file_name, "message": r.message} for r in result.refusals
-    ]
+    if result.refusals:
+        # Only then: an empty list would cost a session write on every upload (and another
+        # when confirming pops it); the check page reads a missing key as "none refused".
+        request.session[f"refusals-{result.batch.pk}"] = [
+            {"file_name": r.file_name, "message": r.message} for r in result.refusals
+        ]
     return redirect("deliveries:check", batch_id=result.batch.pk)
 
 

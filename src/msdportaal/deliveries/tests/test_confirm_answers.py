@@ -47,7 +47,11 @@ def assert_confirmation(response: Any, delivery: Delivery) -> None:
 def test_a_confirm_whose_session_cannot_be_saved_still_shows_the_reference(
     client_a: Client, settings: Any
 ) -> None:
-    check_url = staged(client_a)
+    # With a refused file beside it, so that the confirm writes the session (it drops the
+    # refusals it kept for the check page); without one a confirm writes no session.
+    response = upload(client_a, csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"), csv_file("fout.csv"))
+    assert response.status_code == 302
+    check_url = response["Location"]
     settings.SESSION_ENGINE = FAILING_SESSIONS  # the database goes away after the commit
     browser = same_browser(client_a)
     refused = session_faults.SessionStore.saves_refused

@@ -355,3 +355,23 @@ def test_overview_shows_what_is_delivered_and_what_is_still_missing(client_a: Cl
     assert (
         page.count("Nog niet aangeleverd") == 2 + 5
     )  # 2 WMO sets for 2026HJ01, all 5 for 2025HJ02
+
+
+def test_an_upload_without_refusals_writes_no_session(client_a: Client):
+    """Uploading and confirming answer without a session write (one commit each less on
+    the deadline day); the check page still shows nothing refused."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client_a.get("/overzicht/")  # the session's periodic refresh is done now
+    with CaptureQueriesContext(connection) as posted:
+        response = upload(client_a, csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv", csv_bytes(50)))
+    assert response.status_code == 302
+    page = client_a.get(response["Location"]).content.decode()
+    assert "Controleer uw aanlevering" in page
+    assert "worden niet aangeleverd" not in page
+    with CaptureQueriesContext(connection) as confirmed:
+        assert client_a.post(response["Location"], {"confirm": "1"}).status_code == 302
+    for captured in (posted, confirmed):
+        writes = [q["sql"] for q in captured.captured_queries if "django_session" in q["sql"]]
+        assert not [sql for sql in writes if not sql.startswith("SELECT")], writes

@@ -15,7 +15,7 @@ DEV_ENV := MSD_ENVIRONMENT=development DJANGO_DEBUG=true \
 	MSD_TRUST_CLIENT_CERT_HEADERS=true MSD_PROXY_SECRET=development-only-proxy-secret-not-secret \
 	MSD_OUTBOX_SWEEP_SECONDS=5 MSD_RINIS_RETRY_BASE_SECONDS=5
 
-.PHONY: run test lint format venv lock migrate demo clean bench-upload bench-forward bench-deadline bench-tus audit messages
+.PHONY: run test lint format venv lock migrate demo clean bench-upload bench-forward bench-deadline bench-tus bench-locust audit messages
 
 $(VENV)/.installed: requirements/lock.txt
 	@PYTHON=$$(scripts/find-python) && { [ -x $(PY) ] || $$PYTHON -m venv $(VENV); }
@@ -66,6 +66,9 @@ bench-deadline: venv
 
 bench-tus: venv
 	$(PY) bench/tus $(BENCH_ARGS)
+
+bench-locust: venv
+	$(PY) bench/locust $(BENCH_ARGS)
 
 # Every pinned dependency against the known vulnerabilities (pip-audit; needs the network to
 # reach PyPI's vulnerability data). Fails on a vulnerability, and fails loudly (exit 3) when

@@ -899,7 +899,7 @@ class Stack:
 
     def check_alive(self) -> None:
         for proc in self.procs:
-            if not proc.alive():
+            if not proc.stopped and not proc.alive():
                 raise RuntimeError(f"{proc.name} died ({proc.proc.returncode}):\n{proc.tail()}")
 
 
@@ -907,7 +907,9 @@ def gunicorn_args(app: str, port: int, workers: int, threads: int) -> list[str]:
     """gunicorn as production runs it (docs/operations.md), for the portal and the sink."""
     args = [PYTHON, "-m", "gunicorn", app, "--bind", f"{HOST}:{port}"]
     args += ["--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
-    return [*args, "--graceful-timeout", "10", "--keep-alive", "75"]
+    # No control socket: its default path (~/.gunicorn/gunicorn.ctl) is one for every
+    # gunicorn on the machine, and the benches do not use it.
+    return [*args, "--graceful-timeout", "10", "--keep-alive", "75", "--no-control-socket"]
 
 
 # --- cleaning up as the run goes ------------------------------------------------------------

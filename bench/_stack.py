@@ -976,30 +976,28 @@ class Janitor:
                         self._unlink(path)
         if not self.stack.control_url or not self.stack.db_created:
             return
-        metas = control_get(self.stack.control_url, "/control/messages").get("messages", [])
-        done = {
-            m["referentienummer"]: m.get("referentienummerBericht") or ""
-            for m in metas
-            if m.get("complete") and m.get("referentienummer") not in self.cleaned
-        }
-        if not done:
-            return
-        for ref in done:
-            directory = self.stack.sim_storage / ref
-            with contextlib.suppress(OSError):
-                for path in directory.iterdir():
-                    if path.is_file() and path.name != "meta.json":
-                        self._unlink(path)
+        # Delivered (Bv03) messages not cleaned yet; for GB the pull may still be running,
+        # so the simulator's meta.json decides (asked per message: listing them all would
+        # make the simulator read every meta.json each sweep).
         rows = db_query(
             self.stack.db_name,
-            "select stored_name from deliveries_delivery where reference = any(%s)",
-            ([r for r in done.values() if r],),
+            "select m.referentienummer, d.stored_name from deliveries_delivery d "
+            "join transport_outboundmessage m on m.id = d.outbound_message_id "
+            "where m.state = 'delivered'",
         )
         media = self.stack.var / "media"
-        for (stored_name,) in rows:
+        for ref, stored_name in rows:
+            if ref in self.cleaned or not control_get(
+                self.stack.control_url, f"/control/messages/{ref}"
+            ).get("complete"):
+                continue
+            with contextlib.suppress(OSError):
+                for path in (self.stack.sim_storage / ref).iterdir():
+                    if path.is_file() and path.name != "meta.json":
+                        self._unlink(path)
             if stored_name:
                 self._unlink(media / stored_name)
-        self.cleaned.update(done)
+            self.cleaned.add(ref)
         self.disk_peak = max(self.disk_peak, shutil.disk_usage(self.stack.tmp).used)
 
 

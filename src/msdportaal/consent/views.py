@@ -10,13 +10,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
+from msdportaal.core.pdf import pdf_response
 from msdportaal.core.sessions import mark_committed
 from msdportaal.organisations.decorators import acting_municipality_required
 from msdportaal.organisations.scoping import get_for_acting_municipality_or_404
 
-from . import selectors, services
+from . import receipts, selectors, services
 from .forms import ConsentAnswersForm, set_field_name
 from .models import ConsentForm
 from .selectors import FormState, FormStatus, SetQuestion
@@ -164,3 +165,25 @@ def confirmation(request: HttpRequest, form_id: uuid.UUID) -> HttpResponse:
         "consent/confirmation.html",
         {"form": form, "consents": form.consents.select_related("data_set")},
     )
+
+
+def _submitted_or_404(request: HttpRequest, form_id: uuid.UUID) -> ConsentForm:
+    form = _consent_form_or_404(request, form_id)
+    if not form.is_submitted:
+        raise Http404  # a draft has no receipt
+    return form
+
+
+@acting_municipality_required
+@require_safe
+def receipt(request: HttpRequest, form_id: uuid.UUID) -> HttpResponse:
+    """The receipt to print (print styles in portal.css)."""
+    form = _submitted_or_404(request, form_id)
+    return render(request, "consent/receipt.html", receipts.receipt_context(form))
+
+
+@acting_municipality_required
+@require_safe
+def receipt_pdf(request: HttpRequest, form_id: uuid.UUID) -> HttpResponse:
+    body, filename = receipts.receipt_pdf(_submitted_or_404(request, form_id))
+    return pdf_response(body, filename)

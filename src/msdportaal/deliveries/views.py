@@ -7,15 +7,16 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
+from msdportaal.core.pdf import pdf_response
 from msdportaal.core.sessions import mark_committed
 from msdportaal.organisations.decorators import acting_municipality_required
 from msdportaal.organisations.scoping import get_for_acting_municipality_or_404
 from msdportaal.periods.models import DataSet
 from msdportaal.periods.services import open_half_years
 
-from . import selectors, services
+from . import receipts, selectors, services
 from .models import UploadBatch
 from .naming import NameRefused
 from .uploads import receives_uploads
@@ -154,6 +155,29 @@ def confirmation(request: HttpRequest, batch_id: str) -> HttpResponse:
     return render(
         request, "deliveries/confirmation.html", {"batch": batch, "deliveries": deliveries}
     )
+
+
+def _confirmed_batch(request: HttpRequest, batch_id: str) -> UploadBatch:
+    return get_for_acting_municipality_or_404(
+        UploadBatch.objects.filter(confirmed_at__isnull=False).select_related("municipality"),
+        request,
+        pk=batch_id,
+    )
+
+
+@acting_municipality_required
+@require_safe
+def receipt(request: HttpRequest, batch_id: str) -> HttpResponse:
+    """The receipt to print (print styles in portal.css)."""
+    batch = _confirmed_batch(request, batch_id)
+    return render(request, "deliveries/receipt.html", receipts.receipt_context(batch))
+
+
+@acting_municipality_required
+@require_safe
+def receipt_pdf(request: HttpRequest, batch_id: str) -> HttpResponse:
+    body, filename = receipts.receipt_pdf(_confirmed_batch(request, batch_id))
+    return pdf_response(body, filename)
 
 
 @acting_municipality_required

@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("msdportaal.reports.urls")),
     path("", include("msdportaal.consent.urls")),
     path("", include("msdportaal.notifications.urls")),
+    path("", include("msdportaal.agenda.urls")),
     path("", include("msdportaal.overview.urls")),
     path("", include("msdportaal.operations.urls")),
     path("", include("msdportaal.api.urls")),

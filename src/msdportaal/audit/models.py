@@ -27,6 +27,7 @@ class AuditAction(models.TextChoices):
     SUBMISSION = "submission", _("Formulier ingediend")
     MESSAGE_RESENT = "message_resent", _("Bericht opnieuw verstuurd")
     RETENTION_PURGE = "retention_purge", _("Bestand verwijderd (bewaartermijn)")
+    CALENDAR_LINK = "calendar_link", _("Agenda-link gemaakt of vernieuwd")
 
 
 class AppendOnlyError(Exception):

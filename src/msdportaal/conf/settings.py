@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "msdportaal.reports",
     "msdportaal.consent",
     "msdportaal.notifications",
+    "msdportaal.agenda",
     "msdportaal.overview",
     "msdportaal.operations",
     "msdportaal.api",
@@ -272,7 +273,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # PDF receipts (core/pdf.py): WeasyPrint logs each rendering step, fontTools each
+        # font it decodes, at INFO; their warnings (a refused URL, a missing glyph) stay.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # Where the IB admin lives (a later step can restrict it to a host as well).

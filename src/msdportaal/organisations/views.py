@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from msdportaal.core.security import local_path
 
+from . import profile_sections
 from .decorators import municipal_user_required
 from .eherkenning import services as eherkenning
 from .forms import ChooseMunicipalityForm, DevLoginForm, ProfileForm
@@ -127,5 +128,6 @@ def profile(request: HttpRequest) -> HttpResponse:
             "form": form,
             "first_time": first_time,
             "next": _next_url(request, ""),
+            "sections": [] if first_time else profile_sections.render(request),
         },
     )

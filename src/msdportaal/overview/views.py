@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from msdportaal.agenda.selectors import coming_period
 from msdportaal.organisations.decorators import acting_municipality_required
 
 from .selectors import period_overview
@@ -16,5 +17,6 @@ def index(request: HttpRequest) -> HttpResponse:
         {
             "municipality": request.acting_municipality,  # type: ignore[attr-defined]
             "periods": period_overview(request),
+            "coming": coming_period(request.acting_municipality),  # type: ignore[attr-defined]
         },
     )

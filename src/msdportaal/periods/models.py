@@ -141,6 +141,22 @@ class ReportingPeriod(models.Model):
     def is_closed(self) -> bool:
         return self.closed_at is not None and self.closed_at <= timezone.now()
 
+    @property
+    def consent_last_day(self) -> datetime.date:
+        """The last day the consent form takes a decision (Europe/Amsterdam).
+
+        A period's form stays open while the period is current or previous
+        (``consent.selectors.decide_status``): until the window of the period two on
+        opens, so the last day is the end of the half-year after next. IB closing the
+        period earlier ends it on the day of the closing (before a midnight closing: the
+        day before).
+        """
+        last = self.half_year.next().next().end
+        if self.closed_at is not None:
+            closing = timezone.localtime(self.closed_at - datetime.timedelta(microseconds=1))
+            last = min(last, closing.date())
+        return last
+
     def deadline_for(self, municipality: object) -> datetime.date:
         """The deadline for one gemeente: its extension if IB granted one."""
         extension = self.extensions.filter(municipality=municipality).first()

@@ -19,6 +19,43 @@ class PeriodCheck:
     late: bool = False
 
 
+@dataclass(frozen=True)
+class PeriodDates:
+    """The calendar of one period as one gemeente has it (the agenda feed, the overview)."""
+
+    period: ReportingPeriod
+    window_opens: datetime.date
+    #: This gemeente's deadline: its extension if IB granted one, else the general one.
+    deadline: datetime.date
+    general_deadline: datetime.date
+    #: The earliest day the consent form opens (for a gemeente with an "op orde" report).
+    consent_opens: datetime.date
+    consent_last_day: datetime.date
+
+    @property
+    def extended(self) -> bool:
+        return self.deadline > self.general_deadline
+
+
+def period_dates(period: ReportingPeriod, municipality: object) -> PeriodDates:
+    """The calendar service: every date of ``period`` for ``municipality``, as IB set it."""
+    return PeriodDates(
+        period=period,
+        window_opens=period.window_opens,
+        deadline=period.deadline_for(municipality),
+        general_deadline=period.deadline,
+        consent_opens=period.consent_opens,
+        consent_last_day=period.consent_last_day,
+    )
+
+
+def calendar_half_years(today: datetime.date | None = None) -> list[HalfYear]:
+    """The periods a gemeente plans for: the previous one (its consent form may still be
+    open), the current one and the next one."""
+    current = current_half_year(today or timezone.localdate())
+    return [current.previous(), current, current.next()]
+
+
 def get_period(half_year: HalfYear) -> ReportingPeriod:
     return ReportingPeriod.objects.for_half_year(half_year)
 

@@ -4,7 +4,8 @@ portal's, the admin's, the second factor's, RINIS's — requested by every kind 
 The visitors: anonymous; a user of gemeente A; a user of gemeente B; an intermediary for
 A and C acting for A; the same intermediary acting for C; an IB administrator who passed
 the second factor. URLs with parameters get real objects of gemeente A (a delivery, an
-upload batch, a CBS report, a consent form, a contact, a Grote Berichten message).
+upload batch, a CBS report, a consent form, a contact, a Grote Berichten message, an
+agenda link).
 
 RULES maps every URL name to who gets what. A URL without a rule fails
 :func:`test_every_url_has_a_rule`, which lists the ones it found: adding a URL means
@@ -221,6 +222,20 @@ RULES: dict[str, Rule] = {
     "notifications:contacts": MUNICIPAL_PAGE,
     "organisations:choose": MUNICIPAL_PAGE,
     "organisations:profile": MUNICIPAL_PAGE,
+    "agenda:deadline": Rule(
+        "municipal: the acting gemeente's own deadline as an .ics file (its extension)",
+        get={"anonymous": TO_LOGIN, **dict.fromkeys(MUNICIPAL, OK), "ib": FORBIDDEN},
+        post={"anonymous": TO_LOGIN, **dict.fromkeys(MUNICIPAL, NOT_ALLOWED), "ib": FORBIDDEN},
+    ),
+    "agenda:renew": Rule(
+        "municipal, POST only: makes or renews the user's agenda link for the acting gemeente",
+        get={"anonymous": TO_LOGIN, **dict.fromkeys(MUNICIPAL, NOT_ALLOWED), "ib": FORBIDDEN},
+        post={
+            "anonymous": TO_LOGIN,
+            **dict.fromkeys(MUNICIPAL, expect(302, to="/mijn-gegevens/", label="→ gegevens")),
+            "ib": FORBIDDEN,
+        },
+    ),
     "notifications:mark_read": Rule(
         "municipal, POST only",
         get={"anonymous": TO_LOGIN, **dict.fromkeys(MUNICIPAL, NOT_ALLOWED), "ib": FORBIDDEN},
@@ -234,6 +249,18 @@ RULES: dict[str, Rule] = {
     "notifications:edit_contact": object_of_a(),
     "consent:check": object_of_a(),
     "consent:confirmation": object_of_a(),
+    "deliveries:receipt": object_of_a(),
+    "deliveries:receipt_pdf": object_of_a(),
+    "consent:receipt": object_of_a(),
+    "consent:receipt_pdf": object_of_a(),
+    # -- the agenda feed, by the token in its URL ------------------------------------------
+    "agenda:feed": Rule(
+        "the token is the credential (calendar apps have no session): user A's link for A "
+        "answers anyone; a wrong, renewed or withdrawn one is a 404",
+        get=everyone(OK),
+        post=everyone(NOT_ALLOWED),
+        extra="feed_token",
+    ),
     # -- RINIS, by client certificate ----------------------------------------------------
     "transport:gb_download": Rule(
         "RINIS's certificate only: 404 for everyone else",
@@ -504,6 +531,13 @@ class World:
         assert message.gb_token
         return message
 
+    @cached_property
+    def feed_token(self) -> str:
+        from msdportaal.agenda.models import CalendarSubscription
+
+        assert self.owner.post("/mijn-gegevens/agenda/").status_code == 302
+        return CalendarSubscription.objects.get(user=self.user_a).token
+
     def kwargs(self, key: str) -> dict[str, str]:
         """Real objects of gemeente A for the URLs that take one."""
         objects: dict[str, Callable[[], dict[str, Any]]] = {
@@ -514,6 +548,12 @@ class World:
             "notifications:edit_contact": lambda: {"pk": self.contact.pk},
             "consent:check": lambda: {"form_id": self.consent_forms[1].pk},
             "consent:confirmation": lambda: {"form_id": self.consent_forms[0].pk},
+            "deliveries:receipt": lambda: {"batch_id": self.delivery.batch_id},
+            "deliveries:receipt_pdf": lambda: {"batch_id": self.delivery.batch_id},
+            "consent:receipt": lambda: {"form_id": self.consent_forms[0].pk},
+            "consent:receipt_pdf": lambda: {"form_id": self.consent_forms[0].pk},
+            "agenda:feed": lambda: {"token": self.feed_token},
+            "agenda:deadline": lambda: {"code": "2026HJ02"},  # the next period
             "transport:gb_download": lambda: {"token": self.gb_message.gb_token},
             "api:upload": lambda: {"code": "0363", "upload_id": self.tus_upload.pk},
             "api:web_upload": lambda: {"upload_id": self.web_tus_upload.pk},
@@ -735,8 +775,35 @@ def _system_scoping(world: World, path: str, settings: Any, dev_certs: Any) -> l
     return problems
 
 
+def _feed_token(world: World, path: str, settings: Any, dev_certs: Any) -> list[str]:
+    """Only the token counts: another token is a 404 for everyone (a session of A too), and
+    so are a renewed token and the token of a user who no longer has the gemeente."""
+    problems = []
+    token = world.feed_token
+    wrong = path.replace(token, token[::-1])
+    for subject in SUBJECTS:
+        response = world.client(subject).get(wrong)
+        if response.status_code != 404:
+            problems.append(f"another token, as {subject}: {_describe(response)}")
+    # A renewal: the old URL is gone at once, the new one works.
+    world.owner.post("/mijn-gegevens/agenda/")
+    from msdportaal.agenda.models import CalendarSubscription
+
+    renewed = CalendarSubscription.objects.get(user=world.user_a).token
+    if Client().get(path).status_code != 404:
+        problems.append("the renewed (old) token still answers")
+    new_path = path.replace(token, renewed)
+    if Client().get(new_path).status_code != 200:
+        problems.append("the new token does not answer")
+    world.user_a.municipalities.set([world.b])
+    if Client().get(new_path).status_code != 404:
+        problems.append("the token of a user who no longer has gemeente A still answers")
+    return problems
+
+
 EXTRA_CHECKS: dict[str, Callable[[World, str, Any, Any], list[str]]] = {
     "system_scoping": _system_scoping,
+    "feed_token": _feed_token,
     "rinis_gets_the_file": _rinis_gets_the_file,
     "rinis_is_let_in": _rinis_is_let_in,
     "dev_login_off": _dev_login_off,

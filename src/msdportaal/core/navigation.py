@@ -25,7 +25,9 @@ MENU: tuple[MenuItem, ...] = (
         ("deliveries:upload", "deliveries:check", "deliveries:confirmation"),
     ),
     MenuItem(
-        _("Mijn aanleveringen"), "deliveries:history", ("deliveries:history", "deliveries:detail")
+        _("Mijn aanleveringen"),
+        "deliveries:history",
+        ("deliveries:history", "deliveries:detail", "deliveries:receipt"),
     ),
     MenuItem(_("Rapporten"), "reports:inbox", ("reports:inbox",)),
     MenuItem(
@@ -36,7 +38,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(
         _("Toestemming"),
         "consent:forms",
-        ("consent:forms", "consent:check", "consent:confirmation"),
+        ("consent:forms", "consent:check", "consent:confirmation", "consent:receipt"),
     ),
     MenuItem(_("Mijn gegevens"), "organisations:profile", ("organisations:profile",)),
 )

@@ -34,6 +34,8 @@ CEILINGS: dict[str, int] = {
     "/rapporten/": 12,
     "/toestemming/": 30,
     "/meldingen/": 12,
+    "/mijn-gegevens/": 8,
+    "receipt": 10,
 }
 
 
@@ -73,6 +75,9 @@ def _pages() -> dict[str, Callable[[], str]]:
 
     pages: dict[str, Callable[[], str]] = {url: (lambda url=url: url) for url in CEILINGS}
     pages["detail"] = detail
+    pages["receipt"] = lambda: (
+        f"/aanleveren/{Delivery.objects.order_by('-pk').first().batch_id}/ontvangstbewijs/"
+    )
     return pages
 
 

@@ -220,7 +220,7 @@ def test_the_feed_holds_nothing_about_the_user(client_a: Client, user_a):
 def test_the_link_stops_with_the_users_access(client_a: Client, user_a, municipality_b):
     feed = subscribe(client_a)
     fetch(feed)
-    user_a.municipalities.set([municipality_b])  # logged in for another gemeente since
+    user_a.municipalities.set([municipality_b])  # IB took Amsterdam away in the admin
     assert Client().get(feed).status_code == 404
     user_a.municipalities.set([Municipality.objects.get(code="0363")])
     fetch(feed)

@@ -153,3 +153,33 @@ def test_rendering_fetches_nothing_but_our_static_files():
     # An image a file name might smuggle in would not be fetched (and nothing breaks).
     html = '<img src="http://127.0.0.1:9/secret"><p>x</p>'
     assert HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf()
+
+
+def test_the_pdf_receipt_with_productions_collected_static_files(
+    client_a: Client, settings, tmp_path
+):
+    """In production the fonts and the stylesheet come from collectstatic's output under
+    their hashed names (no finders): the PDF still has them."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = str(tmp_path / "static")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = False
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert staticfiles_storage.stored_name("css/receipt-pdf.css") != "css/receipt-pdf.css"
+    (delivery,) = upload_and_confirm(client_a, csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
+    body = client_a.get(f"/aanleveren/{delivery.batch_id}/ontvangstbewijs.pdf").content
+    reader = PdfReader(io.BytesIO(body))
+    fonts = {
+        str(font["/BaseFont"])
+        for page in reader.pages
+        for font in page["/Resources"]["/Font"].values()
+        if "/BaseFont" in font.get_object()
+    }
+    # The portal's fonts, embedded (subsets): text and headings.
+    assert {f.split("+")[1] for f in fonts} == {"Noto-Sans", "Noto-Sans-Bold", "Noto-Serif-Bold"}
+    assert delivery.sha256 in _without_whitespace(_pdf_text(body))

@@ -1,11 +1,67 @@
 """Celery application. Tasks are only triggers: the database holds the truth (DESIGN.md §6)."""
 
 import os
+from typing import Any
 
+import kombu
 from celery import Celery
+from celery.app.amqp import AMQP
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msdportaal.conf.settings")
 
-app = Celery("msdportaal")
+#: Sends to RINIS have a queue of their own. A RINIS that answers slowly then holds only
+#: the slots of the workers that consume it (``--queues rinis``), never those of the
+#: periodic tasks and the e-mails on the default queue ``celery`` (docs/operations.md).
+RINIS_QUEUE = "rinis"
+SEND_TASK = "msdportaal.transport.tasks.send_outbound_message"
+
+#: Seconds between two attempts to reach a broker that is away.
+BROKER_RECONNECT_SECONDS = 1.0
+
+
+class BrokerConnection(kombu.Connection):
+    """The broker connection of every Celery process, with two repairs for a broker that
+    goes away (a Redis restart, test_recovery.py):
+
+    - While it is away, worker and beat try again every second. Celery calls
+      ``ensure_connection`` with kombu's default intervals, 2, 4, 6 … up to 30 s: they
+      came back up to 30 s late (measured: 5 to 7 s after a 14 s outage), and nothing was
+      sent meanwhile. Callers that pass intervals of their own (publishing with a retry
+      policy) keep them.
+    - A worker with tasks under way does not stop. On a lost connection Celery's consumer
+      *collects* the connection, which also cut the transport's link to its connection
+      (``transport.client = None``). Tasks still running then acknowledged their message
+      on the old channel (and closing that channel gave its unacknowledged tasks back),
+      and kombu's Redis transport, finding no client to read its address from, raised
+      AttributeError ("'NoneType' object has no attribute 'hostname'"), which is none of
+      the connection errors it handles: the worker exited ("Unrecoverable error", seen
+      with ``--pool threads``). The link is kept: such an acknowledgement now reaches
+      Redis if it is back, or fails as a connection error, which is logged.
+    """
+
+    def _do_close_transport(self) -> None:
+        self._transport = None  # kombu also sets self._transport.client = None
+
+    def _ensure_connection(  # type: ignore[override]
+        self,
+        errback: Any = None,
+        max_retries: int | None = None,
+        interval_start: float = BROKER_RECONNECT_SECONDS,
+        interval_step: float = 0,
+        interval_max: float = BROKER_RECONNECT_SECONDS,
+        **kwargs: Any,
+    ) -> Any:
+        return super()._ensure_connection(
+            errback, max_retries, interval_start, interval_step, interval_max, **kwargs
+        )
+
+
+class _AMQP(AMQP):
+    Connection = BrokerConnection
+    BrokerConnection = BrokerConnection
+
+
+app = Celery("msdportaal", amqp=_AMQP)
 app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_routes = {SEND_TASK: {"queue": RINIS_QUEUE}}
 app.autodiscover_tasks()

@@ -1,11 +1,18 @@
 """Celery application. Tasks are only triggers: the database holds the truth (DESIGN.md §6)."""
 
+import contextlib
 import os
+import time
+import uuid
 from typing import Any
 
 import kombu
 from celery import Celery
 from celery.app.amqp import AMQP
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msdportaal.conf.settings")
 
@@ -54,6 +61,31 @@ class BrokerConnection(kombu.Connection):
         return super()._ensure_connection(
             errback, max_retries, interval_start, interval_step, interval_max, **kwargs
         )
+
+
+class _FilesystemChannel(filesystem.Channel):
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+        """As kombu's, but the task file gets its name only once it is written (a rename):
+        kombu writes it in place, and a worker polling the folder could take a file that
+        was still empty (JSONDecodeError "Expecting value": the worker exited; seen with
+        two workers on one folder, as the Procfile runs them)."""
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = f"{final}.part"  # never read: it does not end in "<queue>.msg"
+        try:
+            with open(partial, "wb") as file:
+                file.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class FilesystemTransport(filesystem.Transport):
+    """The ``filesystem://`` broker (development, tests) with whole task files only."""
+
+    Channel = _FilesystemChannel
 
 
 class _AMQP(AMQP):

@@ -1,13 +1,14 @@
 """Celery application. Tasks are only triggers: the database holds the truth (DESIGN.md §6)."""
 
 import contextlib
+import logging
 import os
 import time
 import uuid
 from typing import Any
 
 import kombu
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.app.amqp import AMQP
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -21,6 +22,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msdportaal.conf.settings")
 #: periodic tasks and the e-mails on the default queue ``celery`` (docs/operations.md).
 RINIS_QUEUE = "rinis"
 SEND_TASK = "msdportaal.transport.tasks.send_outbound_message"
+
+logger = logging.getLogger(__name__)
 
 #: Seconds between two attempts to reach a broker that is away.
 BROKER_RECONNECT_SECONDS = 1.0
@@ -93,7 +96,39 @@ class _AMQP(AMQP):
     BrokerConnection = BrokerConnection
 
 
+class OutboxCatchUp(bootsteps.StartStopStep):
+    """When a worker that sends gets its broker connection back, the outbox is swept at
+    once, with every task queued before that moment counted as lost: a Redis that
+    restarted without persistence has lost them all, and waiting for the sweeper's usual
+    "two sweeps old" would leave those messages *queued* for up to 15 s more. A task that
+    survived (a network blip) gets a duplicate, which finds its message taken and does
+    nothing.
+    """
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, c: Any) -> None:
+        from django.db import connections
+        from django.utils import timezone
+
+        reconnected = getattr(c, "msd_connected_before", False)
+        c.msd_connected_before = True
+        send_queue = c.app.amqp.router.route({}, SEND_TASK)["queue"].name
+        if not reconnected or send_queue not in {q.name for q in c.task_consumer.queues}:
+            return
+        from msdportaal.transport import services
+
+        try:
+            requeued = services.sweep(lost_before=timezone.now())
+            logger.info("Broker connection back: %d outbox messages queued again", requeued)
+        except Exception:  # the periodic sweeper tries again
+            logger.exception("The outbox sweep after reconnecting to the broker failed")
+        finally:
+            connections.close_all()  # the consumer's process keeps no connection
+
+
 app = Celery("msdportaal", amqp=_AMQP)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_routes = {SEND_TASK: {"queue": RINIS_QUEUE}}
+app.steps["consumer"].add(OutboxCatchUp)
 app.autodiscover_tasks()

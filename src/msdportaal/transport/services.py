@@ -255,11 +255,14 @@ def expire_dead_leases() -> list[int]:
     return expired
 
 
-def sweep() -> int:
+def sweep(lost_before: datetime.datetime | None = None) -> int:
     """What the periodic sweeper (and a worker that starts) does: ends the leases of dead
-    workers on this machine and queues a send for every message that is due."""
+    workers on this machine and queues a send for every message that is due.
+
+    *lost_before*: tasks queued before this moment count as lost (see :func:`due_messages`).
+    """
     expired = expire_dead_leases()
-    due = due_messages()
+    due = due_messages(lost_before)
     due += [message_id for message_id in expired if message_id not in due]
     for message_id in due:
         trigger(message_id)
@@ -503,20 +506,25 @@ def release_waiting() -> list[int]:
     return released
 
 
-def due_messages() -> list[int]:
+def due_messages(lost_before: datetime.datetime | None = None) -> list[int]:
     """What the sweeper should trigger: retries that are due, sends whose lease ran out
     (or whose worker died), and new messages whose on-commit task seems lost.
 
-    Each only when its last trigger came before it became due (or is 2 sweeps old, or
-    failed): a message whose task is still on its way is left to it, or every sweep
-    would queue a duplicate.
+    Each only when its last trigger came before it became due, or failed, or was queued
+    before *lost_before* (by default 2 sweeps ago; a worker that reconnects to the broker
+    passes the moment it did, as a restarted Redis has lost every task queued before): a
+    message whose task is still on its way is left to it, or every sweep would queue a
+    duplicate.
     """
     now = timezone.now()
-    lost_after = now - datetime.timedelta(seconds=2 * settings.MSD_OUTBOX_SWEEP_SECONDS)
+    lost_after = lost_before or now - datetime.timedelta(
+        seconds=2 * settings.MSD_OUTBOX_SWEEP_SECONDS
+    )
     not_recently = Q(triggered_at__isnull=True) | Q(triggered_at__lte=lost_after)
     retry = Q(state=MessageState.RETRYING, next_attempt_at__lte=now) & (
         not_recently | Q(triggered_at__lt=F("next_attempt_at"))
     )
+    # A new (or resent) message first gets TRIGGER_GRACE for its on-commit trigger.
     new = Q(state=MessageState.QUEUED, next_attempt_at__lte=now - TRIGGER_GRACE) & (
         not_recently | Q(triggered_at__lt=F("next_attempt_at"))
     )

@@ -282,16 +282,23 @@ def attempt_send(message_id: int) -> MessageState | None:
     """One attempt. Returns the new state, or None when another worker has it / it's done.
 
     Every log line of the attempt names the message (``message_id``, ``referentienummer``).
+    A database that is away when the task starts is waited for (``CLAIM_PATIENCE_SECONDS``):
+    the task would otherwise be spent, and the message wait for the sweeper.
     """
-    referentienummer = (
-        OutboundMessage.objects.filter(pk=message_id)
-        .values_list("referentienummer", flat=True)
-        .first()
+    started = time.monotonic()
+    message = despite_database_trouble(
+        lambda: (
+            OutboundMessage.objects.select_related("municipality").filter(pk=message_id).first()
+        ),
+        until=started + CLAIM_PATIENCE_SECONDS,
+        what="reading the message",
     )
+    if message is None:
+        return None
     with structlog.contextvars.bound_contextvars(
-        message_id=message_id, referentienummer=referentienummer
+        message_id=message_id, referentienummer=message.referentienummer
     ):
-        return _attempt_send(message_id)
+        return _attempt_send(message, started)
 
 
 def despite_database_trouble[R](operation: Callable[[], R], *, until: float, what: str) -> R:
@@ -319,13 +326,10 @@ def despite_database_trouble[R](operation: Callable[[], R], *, until: float, wha
 CLAIM_PATIENCE_SECONDS = 10.0
 
 
-def _attempt_send(message_id: int) -> MessageState | None:
-    message = OutboundMessage.objects.select_related("municipality").filter(pk=message_id).first()
-    if message is None:
-        return None
+def _attempt_send(message: OutboundMessage, started: float) -> MessageState | None:
+    message_id = message.pk
     timeouts = client.timeouts_for(message)
     lease = timeouts.longest_attempt + LEASE_MARGIN_SECONDS
-    started = time.monotonic()
     token = uuid.uuid4().hex
 
     def claim_once() -> bool:
@@ -524,8 +528,10 @@ def due_messages(lost_before: datetime.datetime | None = None) -> list[int]:
     retry = Q(state=MessageState.RETRYING, next_attempt_at__lte=now) & (
         not_recently | Q(triggered_at__lt=F("next_attempt_at"))
     )
-    # A new (or resent) message first gets TRIGGER_GRACE for its on-commit trigger.
-    new = Q(state=MessageState.QUEUED, next_attempt_at__lte=now - TRIGGER_GRACE) & (
+    # A new (or resent) message first gets TRIGGER_GRACE for its on-commit trigger, except
+    # after a reconnect: a duplicate task then does no harm, a wait of a sweep would.
+    grace = TRIGGER_GRACE if lost_before is None else datetime.timedelta(0)
+    new = Q(state=MessageState.QUEUED, next_attempt_at__lte=now - grace) & (
         not_recently | Q(triggered_at__lt=F("next_attempt_at"))
     )
     abandoned = Q(state=MessageState.SENDING, lease_until__lt=now) & (

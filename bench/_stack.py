@@ -852,9 +852,14 @@ class Stack:
         self.tls_front = self._start("tls_front", args, env)
         self.tls_front.wait_for("listening port", lambda: tcp_open(self.tls_port))
 
-    def start_worker(self, concurrency: int, name: str = "worker") -> Proc:
+    def start_worker(
+        self, concurrency: int, name: str = "worker", queues: str = "celery,rinis"
+    ) -> Proc:
+        """A prefork worker; by default one worker for both queues (the default queue and
+        the RINIS sends), so the benches measure one pool as before the split."""
         args = [PYTHON, "-m", "celery", "-A", "msdportaal", "worker", "--pool", "prefork"]
         args += ["--concurrency", str(concurrency), "--hostname", f"{name}-{os.getpid()}@%h"]
+        args += ["--queues", queues]
         args += ["--without-gossip", "--without-mingle", "--loglevel", "INFO"]
         proc = self._start(name, args)
         if self.worker is None:
@@ -1065,21 +1070,26 @@ def pids_named(name: str) -> list[int]:
     return pids
 
 
-def redis_queue_length(broker_url: str, queue: str = "celery") -> int:
+#: The portal's Celery queues: the default one and the RINIS sends (msdportaal.celery).
+QUEUES = ("celery", "rinis")
+
+
+def redis_queue_length(broker_url: str, queues: tuple[str, ...] = QUEUES) -> int:
     import redis
 
-    return int(redis.Redis.from_url(broker_url).llen(queue))
+    client = redis.Redis.from_url(broker_url)
+    return sum(int(client.llen(queue)) for queue in queues)
 
 
-def clear_redis_queue(broker_url: str, queue: str = "celery") -> None:
-    """Task messages this bench left in its queue (a sweeper re-trigger after the end).
+def clear_redis_queue(broker_url: str, queues: tuple[str, ...] = QUEUES) -> None:
+    """Task messages this bench left in its queues (a sweeper re-trigger after the end).
 
-    Only the queue's own list: kombu's ``unacked`` bookkeeping is shared with whoever
+    Only the queues' own lists: kombu's ``unacked`` bookkeeping is shared with whoever
     else uses the same Redis database.
     """
     import redis
 
-    redis.Redis.from_url(broker_url).delete(queue)
+    redis.Redis.from_url(broker_url).delete(*queues)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -23,6 +23,20 @@ from msdportaal.organisations.models import Municipality, User
 MUNICIPAL_BACKEND = "msdportaal.organisations.backends.MunicipalIdentityBackend"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgresql`` exercise PostgreSQL itself (a restart that drops every
+    connection has no SQLite counterpart). They belong to the run on PostgreSQL only: on
+    any other database they are deselected, not skipped (``-ra`` shows no skip for them)."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgresql")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
+
+
 #: The day the suite lives on: current period 2026HJ01, previous 2025HJ02 (DESIGN.md §3.4).
 TODAY = "2026-11-29T10:00:00+01:00"
 

@@ -238,6 +238,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FOLDER = VAR_DIR / "celery-broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport with whole files only (msdportaal.celery.FilesystemTransport).
+    CELERY_BROKER_TRANSPORT = "msdportaal.celery:FilesystemTransport"
     for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -257,6 +259,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# While the broker is away, worker and beat try again every second (msdportaal.celery.
+# BrokerConnection) for as long as it takes, instead of giving up after 100 attempts.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
@@ -361,8 +366,17 @@ MSD_RINIS_URL = env.str("MSD_RINIS_URL", default="")
 MSD_RINIS_CLIENT_CERT = env.str("MSD_RINIS_CLIENT_CERT", default="")
 MSD_RINIS_CLIENT_KEY = env.str("MSD_RINIS_CLIENT_KEY", default="")
 MSD_RINIS_CA_BUNDLE = env.str("MSD_RINIS_CA_BUNDLE", default="")
-MSD_RINIS_CONNECT_TIMEOUT = env.float("MSD_RINIS_CONNECT_TIMEOUT", default=10.0)
-MSD_RINIS_READ_TIMEOUT = env.float("MSD_RINIS_READ_TIMEOUT", default=120.0)
+# Time-outs of one attempt (transport.client.timeouts_for): a small connect time-out, and
+# for sending the body and again for RINIS's answer the base plus an allowance per MB of
+# body, so a 25 MB Di01 gets 80 s and a small one 30 s. The message's lease covers them.
+MSD_RINIS_CONNECT_TIMEOUT = env.float("MSD_RINIS_CONNECT_TIMEOUT", default=5.0)
+MSD_RINIS_READ_TIMEOUT = env.float("MSD_RINIS_READ_TIMEOUT", default=30.0)
+MSD_RINIS_READ_SECONDS_PER_MB = env.float("MSD_RINIS_READ_SECONDS_PER_MB", default=2.0)
+if min(MSD_RINIS_CONNECT_TIMEOUT, MSD_RINIS_READ_TIMEOUT) <= 0 or MSD_RINIS_READ_SECONDS_PER_MB < 0:
+    raise ImproperlyConfigured(
+        "MSD_RINIS_CONNECT_TIMEOUT and MSD_RINIS_READ_TIMEOUT must be more than 0, "
+        "MSD_RINIS_READ_SECONDS_PER_MB at least 0."
+    )
 # WS-Addressing From: how RINIS knows us.
 MSD_RINIS_FROM_ADDRESS = env.str("MSD_RINIS_FROM_ADDRESS", default="urn:msdportaal")
 # First retry after this many seconds, doubling each time (with jitter) up to the maximum.

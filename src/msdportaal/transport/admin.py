@@ -79,8 +79,9 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     inlines = [AttemptInline]
     actions = ["resend_failed"]
     change_form_template = "admin/transport/outboundmessage/change_form.html"
-    # stored_name, gb_token and lease_until are deliberately absent: the way to the file
-    # and the worker's lease are no business of the admin.
+    # stored_name, gb_token and the lease (lease_until, lease_holder, lease_token) are
+    # deliberately absent: the way to the file and the worker's lease are no business of
+    # the admin.
     fieldsets = (
         (
             _("Bericht"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,18 +36,25 @@ if TYPE_CHECKING:
 MAX_ANSWER_BYTES = 1024 * 1024
 
 
+class UploadTimeout(TimeoutError):
+    """The body did not reach RINIS within its allowance (see :func:`timeouts_for`)."""
+
+
 class IterStream(io.RawIOBase):
     """A read()-able view of a byte iterator with a known length.
 
     ``requests`` streams a file-like body block by block and sends our Content-Length
     instead of falling back to chunked transfer encoding (which some gateways refuse).
+    With a *deadline* (``time.monotonic()``), reading on after it raises
+    :class:`UploadTimeout`, which ends the attempt.
     """
 
-    def __init__(self, chunks: Iterator[bytes], length: int) -> None:
+    def __init__(self, chunks: Iterator[bytes], length: int, deadline: float | None = None) -> None:
         self._chunks = chunks
         self._buffer = b""
         self._length = length
         self._position = 0
+        self._deadline = deadline
 
     def __len__(self) -> int:
         return self._length
@@ -60,6 +68,11 @@ class IterStream(io.RawIOBase):
 
     def readinto(self, target: memoryview) -> int:  # type: ignore[override]
         while not self._buffer:
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                raise UploadTimeout(
+                    f"the body was not sent within its time ({self._position} of "
+                    f"{self._length} bytes)"
+                )
             try:
                 self._buffer = next(self._chunks)
             except StopIteration:
@@ -146,7 +159,47 @@ def envelope_length(message: OutboundMessage) -> int:
     return soap_body_length(di01_for(message), message.size, wsa=addressing(message))
 
 
-def send(message: OutboundMessage, config: TransportConfiguration) -> Answer:
+def request_length(message: OutboundMessage) -> int:
+    """Bytes of the SOAP body this message is sent as (inline or as a GB reference)."""
+    di01, wsa = di01_for(message), addressing(message)
+    if message.uses_grote_berichten:
+        return di01_gb_soap_length(di01, gb_metadata_for(message), wsa=wsa)
+    return soap_body_length(di01, message.size, wsa=wsa)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one attempt may take, in seconds.
+
+    - ``connect``: to open the TCP and TLS connection;
+    - ``upload``: to send the whole body;
+    - ``read``: for RINIS's answer once the body is sent (between two bytes, as
+      ``requests`` counts it).
+
+    Upload and read get the same allowance, ``MSD_RINIS_READ_TIMEOUT`` plus
+    ``MSD_RINIS_READ_SECONDS_PER_MB`` per MB of body: RINIS stores and checks the whole
+    body before it answers, so a 25 MB Di01 may take longer than a 10 KB one, and a small
+    one is not left waiting two minutes for an answer that will not come.
+    """
+
+    connect: float
+    upload: float
+    read: float
+
+    @property
+    def longest_attempt(self) -> float:
+        return self.connect + self.upload + self.read
+
+
+def timeouts_for(message: OutboundMessage) -> Timeouts:
+    megabytes = request_length(message) / 1_000_000
+    allowance = settings.MSD_RINIS_READ_TIMEOUT + settings.MSD_RINIS_READ_SECONDS_PER_MB * megabytes
+    return Timeouts(connect=settings.MSD_RINIS_CONNECT_TIMEOUT, upload=allowance, read=allowance)
+
+
+def send(
+    message: OutboundMessage, config: TransportConfiguration, timeouts: Timeouts | None = None
+) -> Answer:
     """POST the message to RINIS and classify the answer; connection trouble is a
     :class:`ProtocolError` (retryable), never an exception."""
     if not settings.MSD_RINIS_URL:
@@ -155,6 +208,9 @@ def send(message: OutboundMessage, config: TransportConfiguration) -> Answer:
         )
     di01, wsa = di01_for(message), addressing(message)
     files = tls_files(config)
+    timeouts = timeouts or timeouts_for(message)
+    # The connection is opened before the first block is read.
+    upload_deadline = time.monotonic() + timeouts.connect + timeouts.upload
     handle = None
     try:
         if message.uses_grote_berichten:
@@ -162,6 +218,7 @@ def send(message: OutboundMessage, config: TransportConfiguration) -> Answer:
             body = IterStream(
                 iter_di01_gb_soap(di01, metadata, wsa=wsa),
                 di01_gb_soap_length(di01, metadata, wsa=wsa),
+                upload_deadline,
             )
         else:
             handle = open_stored(message.stored_name)
@@ -170,6 +227,7 @@ def send(message: OutboundMessage, config: TransportConfiguration) -> Answer:
                     di01, handle, wsa=wsa, chunk_size=192 * 1024, expected_size=message.size
                 ),
                 soap_body_length(di01, message.size, wsa=wsa),
+                upload_deadline,
             )
         response = requests.post(
             settings.MSD_RINIS_URL,
@@ -181,7 +239,7 @@ def send(message: OutboundMessage, config: TransportConfiguration) -> Answer:
             },
             cert=(files.cert, files.key) if files.cert else None,
             verify=files.ca_bundle or True,
-            timeout=(settings.MSD_RINIS_CONNECT_TIMEOUT, settings.MSD_RINIS_READ_TIMEOUT),
+            timeout=(timeouts.connect, timeouts.read),
             stream=True,
         )
         with response:
@@ -192,7 +250,7 @@ def send(message: OutboundMessage, config: TransportConfiguration) -> Answer:
                 content,
                 expected_cross_ref=message.referentienummer,
             )
-    except requests.RequestException as exc:
+    except (requests.RequestException, UploadTimeout) as exc:
         return ProtocolError(
             reason=f"{type(exc).__name__}: {exc}"[:500], status_code=0, content_type="", excerpt=""
         )

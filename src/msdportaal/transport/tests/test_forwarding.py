@@ -154,6 +154,85 @@ def test_time_out_is_retried_and_the_resend_is_recognised(
     assert len(received(simulator)) == 1
 
 
+def test_the_read_time_out_grows_with_the_message(
+    client_a: Client, simulator, settings, fixed_today
+):
+    # RINIS stores the message and answers after 2 s. A 0.5 s time-out with no allowance
+    # per MB gives up on a 1.6 MB message; 3 s per MB gives it 0.5 + 3 × 1.6 s, enough.
+    settings.MSD_RINIS_READ_TIMEOUT, settings.MSD_RINIS_READ_SECONDS_PER_MB = 0.5, 0
+    content = csv_bytes(60_000)
+    assert 1_100_000 < len(content) < 1_300_000  # base64 makes ~1.6 MB of it
+    (delivery,) = upload_and_confirm(
+        client_a, make_csv(f"MSD_WMO-BASIS_0363_{CURRENT}.csv", content)
+    )
+    message = delivery.outbound_message
+    control(simulator, "fail", {"mode": "slow", "count": 2, "delay_seconds": 2})
+    assert services.attempt_send(message.pk) == MessageState.RETRYING
+    assert "Timeout" in message.attempt_log.get().detail
+
+    settings.MSD_RINIS_READ_SECONDS_PER_MB = 3
+    fixed_today.shift(datetime.timedelta(minutes=2))
+    assert services.attempt_send(message.pk) == MessageState.DELIVERED
+
+
+def test_time_outs_and_lease_fit_the_size_of_the_message(settings):
+    from msdportaal.transport import client
+
+    settings.MSD_RINIS_CONNECT_TIMEOUT = 5
+    settings.MSD_RINIS_READ_TIMEOUT, settings.MSD_RINIS_READ_SECONDS_PER_MB = 30, 2
+
+    def message(size: int) -> OutboundMessage:
+        return OutboundMessage(
+            municipality_id=1,
+            referentienummer="8c1d8f43-3c5b-4c0e-9a0f-3f1f0d0b6e2a",
+            tijdstip_bericht="20261129100000000",
+            functie="MSDAANLEVERING",
+            zender_applicatie="MSDPortaal",
+            zender_administratie="",
+            applicatie_versie="0001",
+            applicatie_subversie="0000",
+            functie_versie="0001",
+            functie_subversie="0000",
+            referentienummer_bericht="20261129-100000-001",
+            bestandsnaam="MSD_WMO-BASIS_0363_2026HJ01.csv",
+            content_type="text/csv",
+            stored_name="x",
+            size=size,
+            sha256="0" * 64,
+        )
+
+    from msdportaal.organisations.models import Municipality
+
+    small, largest = message(10_000), message(18_700_000)  # the latter: a 25 MB Di01
+    for m in (small, largest):
+        m.municipality = Municipality.objects.get(code="0363")
+    assert 24_900_000 < client.request_length(largest) <= 25_000_000
+    assert client.timeouts_for(small).read == pytest.approx(30.03, abs=0.01)
+    assert client.timeouts_for(largest).read == pytest.approx(80, abs=0.3)
+    assert client.timeouts_for(small).connect == 5
+    # Another worker may take a message over only after its send can no longer be running.
+    for m in (small, largest):
+        timeouts = client.timeouts_for(m)
+        assert services.lease_seconds(m) > timeouts.connect + timeouts.upload + timeouts.read
+    assert services.lease_seconds(largest) > client.timeouts_for(largest).read
+
+
+def test_sends_go_to_the_rinis_queue_and_everything_else_to_the_default_one():
+    from msdportaal.celery import RINIS_QUEUE, app
+
+    def queue(task: str) -> str:
+        return app.amqp.Router().route({}, task)["queue"].name
+
+    assert queue("msdportaal.transport.tasks.send_outbound_message") == RINIS_QUEUE == "rinis"
+    for task in (
+        "msdportaal.transport.tasks.sweep_outbox",
+        "msdportaal.notifications.tasks.send_stored_email",
+        "msdportaal.notifications.tasks.sweep_emails",
+        "msdportaal.operations.tasks.apply_retention",
+    ):
+        assert queue(task) == "celery"
+
+
 def test_fo03_server_is_retried(client_a: Client, simulator, fixed_today):
     (delivery,) = upload_and_confirm(client_a, make_csv(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
     control(simulator, "fail", {"mode": "fo03-server", "count": 1})
@@ -230,7 +309,7 @@ def test_a_send_cut_short_by_a_dying_worker_counts_and_is_taken_over(
     OutboundAttempt.objects.create(message=message, number=1, started_at=timezone.now())
     # ...and dies: nobody may take it over while its lease runs,
     assert services.attempt_send(message.pk) is None
-    fixed_today.shift(datetime.timedelta(seconds=services.lease_seconds() + 1))
+    fixed_today.shift(datetime.timedelta(seconds=services.lease_seconds(message) + 1))
     # after that the sweeper finds it, and the next worker sends it.
     assert sweep_outbox() == 1
     assert services.attempt_send(message.pk) == MessageState.DELIVERED

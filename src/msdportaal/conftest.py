@@ -12,6 +12,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import privates.test  # noqa: F401 - its receiver resets the lazy privates storage with STORAGES
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
@@ -51,10 +52,22 @@ def media_root(settings: Any, tmp_path: Any, request: Any, monkeypatch: Any) -> 
 
     request.getfixturevalue("s3_server")
     location = f"tests/{uuid.uuid4().hex}"
-    default = settings.STORAGES["default"]
+    default, private = settings.STORAGES["default"], settings.STORAGES["privates"]
+    private_inner = private["OPTIONS"]["backend"]
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {**default, "OPTIONS": {**default["OPTIONS"], "location": location}},
+        # The admin's certificates (encrypted, core/private_storage.py) under the same prefix.
+        "privates": {
+            **private,
+            "OPTIONS": {
+                **private["OPTIONS"],
+                "backend": {
+                    **private_inner,
+                    "OPTIONS": {**private_inner["OPTIONS"], "location": f"{location}/private"},
+                },
+            },
+        },
     }
     monkeypatch.setenv("MSD_S3_LOCATION", location)
     from django.core.files.storage import storages
@@ -214,6 +227,35 @@ def s3_bucket(s3_server: str, settings: Any) -> S3Bucket:
         ),
     }
     return S3Bucket(name=name, client=client)
+
+
+#: The Fernet key of the tests' encrypted privates storage (test_settings.py uses it too).
+PRIVATE_TEST_KEY = "PvSrKqCS9YOQiMRvGGqEEmeJvvbMIeC0S6-jqIKV7qM="
+
+
+@pytest.fixture
+def private_s3(s3_server: str, s3_bucket: S3Bucket, settings: Any) -> S3Bucket:
+    """The privates storage (the admin's certificates and keys) as with MSD_S3_BUCKET:
+    encrypted (``core/private_storage.py``), in :func:`s3_bucket` under ``private/``."""
+    from msdportaal.conf.s3 import s3_storage
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "privates": {
+            "BACKEND": "msdportaal.core.private_storage.EncryptedPrivateStorage",
+            "OPTIONS": {
+                "keys": PRIVATE_TEST_KEY,
+                "backend": s3_storage(
+                    bucket=s3_bucket.name,
+                    location="private",
+                    endpoint_url=s3_server,
+                    sse="AES256",
+                    **S3_TEST_KEY,
+                ),
+            },
+        },
+    }
+    return s3_bucket
 
 
 # --- gemeenten and users -------------------------------------------------------------

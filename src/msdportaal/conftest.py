@@ -24,6 +24,51 @@ from msdportaal.organisations.models import Municipality, User
 MUNICIPAL_BACKEND = "msdportaal.organisations.backends.MunicipalIdentityBackend"
 
 
+# --- tests that need the whole production stack ---------------------------------------
+
+
+def cluster_services_missing() -> list[str]:
+    """What the tests marked ``cluster`` need and this run does not have: they start
+    several processes that share one PostgreSQL database, Redis and an S3 bucket."""
+    missing = []
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        missing.append("PostgreSQL (DATABASE_URL=postgres://…)")
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith(("redis://", "rediss://")):
+        missing.append("Redis (CELERY_BROKER_URL=redis://…)")
+    if os.environ.get("MSD_TEST_S3", "").lower() not in {"1", "true", "yes", "on"}:
+        missing.append("S3 (MSD_TEST_S3=1)")
+    return missing
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Tests marked ``cluster`` run where PostgreSQL, Redis and S3 are (CI's third run);
+    elsewhere they are deselected, and the summary says why. Asking for them with
+    ``-m cluster`` without those services is an error, not an empty run."""
+    missing = cluster_services_missing()
+    cluster = [item for item in items if item.get_closest_marker("cluster")]
+    if not missing or not cluster:
+        return
+    expression = config.option.markexpr or ""
+    if "cluster" in expression and "not cluster" not in expression:
+        raise pytest.UsageError(f"-m cluster needs {', '.join(missing)}")
+    config.hook.pytest_deselected(items=cluster)
+    items[:] = [item for item in items if not item.get_closest_marker("cluster")]
+    config.stash[_CLUSTER_DESELECTED] = (len(cluster), missing)
+
+
+_CLUSTER_DESELECTED = pytest.StashKey[tuple[int, list[str]]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    deselected = config.stash.get(_CLUSTER_DESELECTED, None)
+    if deselected:
+        count, missing = deselected
+        terminalreporter.write_line(
+            f"{count} cluster test(s) not run here: they need {', '.join(missing)}; "
+            "the third run of .ci/run has them."
+        )
+
+
 #: The day the suite lives on: current period 2026HJ01, previous 2025HJ02 (DESIGN.md §3.4).
 TODAY = "2026-11-29T10:00:00+01:00"
 

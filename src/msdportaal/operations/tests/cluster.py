@@ -244,6 +244,20 @@ class Browser:
             node.url + path, data=data, allow_redirects=False, timeout=120, **kwargs
         )
 
+    def send(
+        self, node: Node, method: str, path: str, headers: dict[str, str], data: bytes = b""
+    ) -> requests.Response:
+        """Any request, with the CSRF header a page's script sends (the tus uploads)."""
+        token = self.http.cookies.get("csrftoken") or ""
+        return self.http.request(
+            method,
+            node.url + path,
+            headers={"X-CSRFToken": token, **headers},
+            data=data,
+            allow_redirects=False,
+            timeout=120,
+        )
+
 
 class FormParser(html.parser.HTMLParser):
     """The fields of one ``<form method="post">`` (by ``id``), as a browser sends them."""

@@ -8,7 +8,8 @@ own disk for later (a staged file, a certificate, a download) makes a step fail.
 
 1. IB uploads RINIS's client certificate, key and CA in the admin on node 1 and chooses
    them (no certificate in any node's environment: only those get a worker into RINIS).
-2. A gemeente uploads on node 1 and confirms on node 2; node 1's worker sends it.
+2. A gemeente uploads on node 1 and confirms on node 2; node 1's worker sends it. A
+   resumable (tus) upload is begun on node 1 and finished on node 2.
 3. A worker is killed mid-send (RINIS holds its answer); node 2's worker, started after
    the upload on node 1's admin, takes over with the certificate node 1 stored.
 4. A Grote Bericht is staged on node 1, node 1 goes down, it is confirmed on node 2, and
@@ -263,6 +264,12 @@ def state_of(message: OutboundMessage) -> str:
     return OutboundMessage.objects.values_list("state", flat=True).get(pk=message.pk)
 
 
+def tus_name(name: str) -> str:
+    import base64
+
+    return "filename " + base64.b64encode(name.encode()).decode()
+
+
 def common_name(cert: Path) -> str:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -338,6 +345,47 @@ def test_two_nodes_share_nothing_but_the_database_the_broker_and_the_bucket(
     assert stored["client_certificate"]["subject"]["commonName"] == common_name(
         Path(dev_certs.portal_client.cert)
     )
+    first_delivery = delivery
+    cluster.wipe()
+
+    # 2b. A resumable upload, as the upload page sends it (tus): begun and half sent on
+    #     node 1, resumed on node 2, checked on node 1, confirmed on node 2.
+    resumable = csv_bytes(400)
+    name = f"MSD_WMO-BASIS_0363_{CURRENT}.csv"
+    tus = {"Tus-Resumable": "1.0.0"}
+    assert gemeente.get(node1, "/aanleveren/").status_code == 200
+    begun = gemeente.send(
+        node1,
+        "POST",
+        "/aanleveren/hervatbaar/",
+        {**tus, "Upload-Length": str(len(resumable)), "Upload-Metadata": tus_name(name)},
+    )
+    assert begun.status_code == 201, begun.text[:1000]
+    location = begun.headers["Location"]
+    half = len(resumable) // 2
+    part = {**tus, "Content-Type": "application/offset+octet-stream"}
+    sent = gemeente.send(node1, "PATCH", location, {**part, "Upload-Offset": "0"}, resumable[:half])
+    assert (sent.status_code, sent.headers["Upload-Offset"]) == (204, str(half)), sent.text
+    cluster.wipe()
+    assert gemeente.send(node2, "HEAD", location, tus).headers["Upload-Offset"] == str(half)
+    sent = gemeente.send(
+        node2, "PATCH", location, {**part, "Upload-Offset": str(half)}, resumable[half:]
+    )
+    assert (sent.status_code, sent.headers["Upload-Offset"]) == (204, str(len(resumable)))
+    cluster.wipe()
+    checked = gemeente.post(
+        node1, "/aanleveren/hervatbaar/klaar/", {"uploads": location.rstrip("/").split("/")[-1]}
+    )
+    assert checked.status_code == 302, checked.text[:2000]
+    delivery = confirm(gemeente, node2, checked.headers["Location"])
+    message = delivery.outbound_message
+    wait_until(
+        lambda: state_of(message) == MessageState.DELIVERED,
+        timeout=DEADLINE,
+        what="the resumable upload at RINIS",
+        processes=cluster.processes(),
+    )
+    assert cluster.at_rinis(message)["sha256"] == hashlib.sha256(resumable).hexdigest()  # type: ignore[index]
     cluster.wipe()
 
     # 3. RINIS holds back its answer; node 1's worker dies mid-send; node 2's finishes.
@@ -414,7 +462,6 @@ def test_two_nodes_share_nothing_but_the_database_the_broker_and_the_bucket(
 
     # 5. RINIS delivers CBS's report through the front (node 2 only); node 1 comes back
     #    with an empty var dir, and the gemeente downloads the report there.
-    first_delivery = Delivery.objects.get(file_name=f"MSD_WMO-BASIS_0363_{CURRENT}.csv")
     answer = cluster.control(
         "report",
         {

@@ -133,7 +133,13 @@ def stored_files(root: Any) -> list[str]:
 
     if Path(root) == Path(settings.MEDIA_ROOT) and is_s3(default_storage):
         prefix = f"{default_storage.location}/" if default_storage.location else ""
-        return sorted(o.key for o in default_storage.bucket.objects.filter(Prefix=prefix))
+        # The admin's certificates (the privates storage) live under private/ in the
+        # same bucket; they are not the default storage's.
+        return sorted(
+            o.key
+            for o in default_storage.bucket.objects.filter(Prefix=prefix)
+            if not o.key.startswith(f"{prefix}private/")
+        )
     return sorted(str(p) for p in Path(root).rglob("*") if p.is_file())
 
 

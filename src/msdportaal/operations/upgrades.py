@@ -283,6 +283,7 @@ SEEDED_APPS = (
     "consent",
     "notifications",
     "api",
+    "agenda",
 )
 
 

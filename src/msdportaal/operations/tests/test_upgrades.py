@@ -95,7 +95,21 @@ def test_the_migrations_apply_to_the_previous_release_with_data_in_every_table(
         "print(json.dumps({m._meta.label: m._default_manager.count() for m in apps.get_models()}))",
     )
     after = json.loads(checked.strip().splitlines()[-1])
-    assert {label: after[label] for label in seeded} == seeded
+    # Rows survive, except where a (reviewed) data migration removes some on purpose
+    # (notifications.0004 drops unsent e-mails of the old path): there, some must be left.
+    reshaped = {
+        app_label
+        for app_label, name in new_migrations(loader, RELEASE)
+        if any(
+            isinstance(operation, ops.RunPython | ops.RunSQL)
+            for operation in loader.graph.nodes[app_label, name].operations
+        )
+    }
+    for label, count in seeded.items():
+        if label.split(".")[0] in reshaped:
+            assert 0 < after[label] <= count, label
+        else:
+            assert after[label] == count, label
     assert "Audittrail in orde: 3 regel(s)" in checked
 
 

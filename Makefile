@@ -15,7 +15,7 @@ DEV_ENV := MSD_ENVIRONMENT=development DJANGO_DEBUG=true \
 	MSD_TRUST_CLIENT_CERT_HEADERS=true MSD_PROXY_SECRET=development-only-proxy-secret-not-secret \
 	MSD_OUTBOX_SWEEP_SECONDS=5 MSD_RINIS_RETRY_BASE_SECONDS=5
 
-.PHONY: run test lint format venv lock migrate demo clean bench-upload bench-forward bench-deadline bench-tus bench-locust audit messages
+.PHONY: run test lint format venv lock migrate demo clean bench-upload bench-forward bench-deadline bench-tus bench-locust audit messages restore-drill
 
 $(VENV)/.installed: requirements/lock.txt
 	@PYTHON=$$(scripts/find-python) && { [ -x $(PY) ] || $$PYTHON -m venv $(VENV); }
@@ -36,13 +36,18 @@ run: venv
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Django's own checks need settings; the test settings need no environment.
+LINT_DJANGO := DJANGO_SETTINGS_MODULE=msdportaal.conf.test_settings
+
 lint: venv
-	$(VENV)/bin/ruff check src bench
-	$(VENV)/bin/ruff format --check src bench
+	$(VENV)/bin/ruff check src bench scripts
+	$(VENV)/bin/ruff format --check src bench scripts
+	$(LINT_DJANGO) $(PY) manage.py makemigrations --check --dry-run
+	$(LINT_DJANGO) $(PY) manage.py check_migrations
 
 format: venv
-	$(VENV)/bin/ruff check --fix src bench
-	$(VENV)/bin/ruff format src bench
+	$(VENV)/bin/ruff check --fix src bench scripts
+	$(VENV)/bin/ruff format src bench scripts
 
 # Compiles the Dutch overrides of Django's and third-party admin strings (GNU gettext's
 # msgfmt); commit the .mo with the .po.
@@ -76,6 +81,14 @@ bench-locust: venv
 # turns the latter into a warning; AUDIT_ARGS="--service osv" asks OSV instead.
 audit: venv
 	$(PY) scripts/audit.py $(AUDIT_ARGS)
+
+# The restore drill on this machine (docs/operations.md, "Restore drill"): PostgreSQL and
+# Redis on 127.0.0.1 (or DATABASE_URL / CELERY_BROKER_URL), an S3 server (moto) started
+# for it; prints the measured times. Against a real environment: scripts/restore-drill drill.
+restore-drill: venv
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/msdportaal} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} MSD_TEST_S3=1 \
+	$(PY) -m pytest -m cluster -s -q src/msdportaal/operations/tests/test_restore_drill.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf var/

@@ -12,6 +12,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import privates.test  # noqa: F401 - its receiver resets the lazy privates storage with STORAGES
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
@@ -23,7 +24,7 @@ from msdportaal.organisations.models import Municipality, User
 MUNICIPAL_BACKEND = "msdportaal.organisations.backends.MunicipalIdentityBackend"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def _deselect_postgresql_tests(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgresql`` exercise PostgreSQL itself (a restart that drops every
     connection has no SQLite counterpart). They belong to the run on PostgreSQL only: on
     any other database they are deselected, not skipped (``-ra`` shows no skip for them)."""
@@ -35,6 +36,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
+
+
+# --- tests that need the whole production stack ---------------------------------------
+
+
+def cluster_services_missing() -> list[str]:
+    """What the tests marked ``cluster`` need and this run does not have: they start
+    several processes that share one PostgreSQL database, Redis and an S3 bucket."""
+    missing = []
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        missing.append("PostgreSQL (DATABASE_URL=postgres://…)")
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith(("redis://", "rediss://")):
+        missing.append("Redis (CELERY_BROKER_URL=redis://…)")
+    if os.environ.get("MSD_TEST_S3", "").lower() not in {"1", "true", "yes", "on"}:
+        missing.append("S3 (MSD_TEST_S3=1)")
+    return missing
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Tests marked ``cluster`` run where PostgreSQL, Redis and S3 are (CI's third run);
+    elsewhere they are deselected, and the summary says why. Asking for them with
+    ``-m cluster`` without those services is an error, not an empty run."""
+    _deselect_postgresql_tests(config, items)
+    missing = cluster_services_missing()
+    cluster = [item for item in items if item.get_closest_marker("cluster")]
+    if not missing or not cluster:
+        return
+    expression = config.option.markexpr or ""
+    if "cluster" in expression and "not cluster" not in expression:
+        raise pytest.UsageError(f"-m cluster needs {', '.join(missing)}")
+    config.hook.pytest_deselected(items=cluster)
+    items[:] = [item for item in items if not item.get_closest_marker("cluster")]
+    config.stash[_CLUSTER_DESELECTED] = (len(cluster), missing)
+
+
+_CLUSTER_DESELECTED = pytest.StashKey[tuple[int, list[str]]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    deselected = config.stash.get(_CLUSTER_DESELECTED, None)
+    if deselected:
+        count, missing = deselected
+        terminalreporter.write_line(
+            f"{count} cluster test(s) not run here: they need {', '.join(missing)}; "
+            "the third run of .ci/run has them."
+        )
 
 
 #: The day the suite lives on: current period 2026HJ01, previous 2025HJ02 (DESIGN.md §3.4).
@@ -65,10 +112,22 @@ def media_root(settings: Any, tmp_path: Any, request: Any, monkeypatch: Any) -> 
 
     request.getfixturevalue("s3_server")
     location = f"tests/{uuid.uuid4().hex}"
-    default = settings.STORAGES["default"]
+    default, private = settings.STORAGES["default"], settings.STORAGES["privates"]
+    private_inner = private["OPTIONS"]["backend"]
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {**default, "OPTIONS": {**default["OPTIONS"], "location": location}},
+        # The admin's certificates (encrypted, core/private_storage.py) under the same prefix.
+        "privates": {
+            **private,
+            "OPTIONS": {
+                **private["OPTIONS"],
+                "backend": {
+                    **private_inner,
+                    "OPTIONS": {**private_inner["OPTIONS"], "location": f"{location}/private"},
+                },
+            },
+        },
     }
     monkeypatch.setenv("MSD_S3_LOCATION", location)
     from django.core.files.storage import storages
@@ -89,7 +148,13 @@ def stored_files(root: Any) -> list[str]:
 
     if Path(root) == Path(settings.MEDIA_ROOT) and is_s3(default_storage):
         prefix = f"{default_storage.location}/" if default_storage.location else ""
-        return sorted(o.key for o in default_storage.bucket.objects.filter(Prefix=prefix))
+        # The admin's certificates (the privates storage) live under private/ in the
+        # same bucket; they are not the default storage's.
+        return sorted(
+            o.key
+            for o in default_storage.bucket.objects.filter(Prefix=prefix)
+            if not o.key.startswith(f"{prefix}private/")
+        )
     return sorted(str(p) for p in Path(root).rglob("*") if p.is_file())
 
 
@@ -228,6 +293,35 @@ def s3_bucket(s3_server: str, settings: Any) -> S3Bucket:
         ),
     }
     return S3Bucket(name=name, client=client)
+
+
+#: The Fernet key of the tests' encrypted privates storage (test_settings.py uses it too).
+PRIVATE_TEST_KEY = "PvSrKqCS9YOQiMRvGGqEEmeJvvbMIeC0S6-jqIKV7qM="
+
+
+@pytest.fixture
+def private_s3(s3_server: str, s3_bucket: S3Bucket, settings: Any) -> S3Bucket:
+    """The privates storage (the admin's certificates and keys) as with MSD_S3_BUCKET:
+    encrypted (``core/private_storage.py``), in :func:`s3_bucket` under ``private/``."""
+    from msdportaal.conf.s3 import s3_storage
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "privates": {
+            "BACKEND": "msdportaal.core.private_storage.EncryptedPrivateStorage",
+            "OPTIONS": {
+                "keys": PRIVATE_TEST_KEY,
+                "backend": s3_storage(
+                    bucket=s3_bucket.name,
+                    location="private",
+                    endpoint_url=s3_server,
+                    sse="AES256",
+                    **S3_TEST_KEY,
+                ),
+            },
+        },
+    }
+    return s3_bucket
 
 
 # --- gemeenten and users -------------------------------------------------------------

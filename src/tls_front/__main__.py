@@ -1,5 +1,8 @@
 """CLI: ``python -m tls_front --listen 127.0.0.1:8001 --upstream 127.0.0.1:8000 ...``.
 
+``--upstream`` may be given more than once: requests are then balanced round-robin, and an
+upstream that does not accept the connection is skipped (like an nginx ``upstream``).
+
 Kept separate from :mod:`tls_front.proxy` so importing the proxy (tests, fixtures) never
 touches logging configuration or signal handlers.
 """
@@ -40,7 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--listen", type=_address, required=True, metavar="HOST:PORT")
-    parser.add_argument("--upstream", type=_address, required=True, metavar="HOST:PORT")
+    parser.add_argument(
+        "--upstream",
+        type=_address,
+        required=True,
+        action="append",
+        metavar="HOST:PORT",
+        help="the portal; give it more than once for round-robin with fail-over",
+    )
     parser.add_argument("--cert", type=Path, required=True, help="server certificate (PEM)")
     parser.add_argument("--key", type=Path, required=True, help="server private key (PEM)")
     parser.add_argument("--ca", type=Path, required=True, help="CA for client certificates")
@@ -64,7 +74,8 @@ async def _run(config: ProxyConfig) -> None:
 
 
 def _config(args: argparse.Namespace, proxy_secret: str) -> ProxyConfig:
-    (listen_host, listen_port), (upstream_host, upstream_port) = args.listen, args.upstream
+    (listen_host, listen_port) = args.listen
+    (upstream_host, upstream_port), *more = args.upstream
     return ProxyConfig(
         listen_host=listen_host,
         listen_port=listen_port,
@@ -75,6 +86,7 @@ def _config(args: argparse.Namespace, proxy_secret: str) -> ProxyConfig:
         ca=args.ca,
         verify_client=args.verify_client,
         proxy_secret=proxy_secret,
+        more_upstreams=tuple(more),
     )
 
 

@@ -21,6 +21,12 @@ It is deliberately small: one request per client connection, one upstream connec
 request (``Connection: close`` both ways), so there is no response framing to get wrong.
 Only the standard library is used (``asyncio`` + ``ssl``).
 
+With more than one upstream it balances like an nginx ``upstream`` block with default
+settings: round-robin per request, and an upstream that refuses the connection (or does not
+accept it within ``connect_timeout``) is skipped for the next one (``proxy_next_upstream
+error timeout``); only when none accepts is the answer a 502. A request whose head was sent
+is never retried elsewhere. The cluster test puts it in front of two web nodes.
+
 Known differences from nginx: a client certificate that does not verify against the CA
 fails the TLS handshake (nginx in ``optional`` mode completes it and answers 400), and
 without a certificate ``X-SSL-Client-Cert`` is sent empty where nginx omits the header;
@@ -106,10 +112,18 @@ class ProxyConfig:
     #: Sent upstream in ``X-MSD-Proxy-Secret`` (the portal's ``MSD_PROXY_SECRET``); empty
     #: sends nothing, and the portal then ignores the certificate headers.
     proxy_secret: str = field(default="", repr=False)
+    #: More upstreams after the first (``upstream_host``/``upstream_port``), balanced
+    #: round-robin with fail-over on connection errors.
+    more_upstreams: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.proxy_secret and not _SECRET.match(self.proxy_secret):
             raise ValueError("proxy_secret must be printable ASCII without spaces")
+
+    @property
+    def upstreams(self) -> tuple[tuple[str, int], ...]:
+        """Every upstream, in round-robin order."""
+        return ((self.upstream_host, self.upstream_port), *self.more_upstreams)
 
 
 class HttpError(Exception):
@@ -183,6 +197,8 @@ class _Exchange:
     request_complete: bool = False
     bytes_out: int = 0
     note: str = ""
+    #: Which upstream served it (logged when there is more than one to choose from).
+    upstream: str = ""
     started: float = field(default_factory=time.monotonic)
 
 
@@ -398,6 +414,7 @@ class TLSFrontProxy:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._turn = 0  # round-robin position; the event loop is single-threaded
 
     @property
     def port(self) -> int:
@@ -533,18 +550,10 @@ class TLSFrontProxy:
             request, exchange.identity, exchange.client_ip, self.config.proxy_secret
         )
         try:
-            up_reader, up_writer = await asyncio.wait_for(
-                asyncio.open_connection(
-                    self.config.upstream_host, self.config.upstream_port, limit=MAX_HEAD_BYTES
-                ),
-                self.config.connect_timeout,
-            )
-        except (OSError, TimeoutError) as exc:
-            upstream = f"{self.config.upstream_host}:{self.config.upstream_port}"
-            await self._refuse(
-                writer, exchange, HttpError(502, "Bad Gateway", f"upstream {upstream} unreachable")
-            )
-            exchange.note = f"upstream: {_describe(exc)}"
+            up_reader, up_writer = await self._connect_upstream(exchange)
+        except UpstreamError as exc:
+            await self._refuse(writer, exchange, HttpError(502, "Bad Gateway", str(exc)))
+            exchange.note = exchange.note or str(exc)
             return
         try:
             await self._proxy(
@@ -552,6 +561,33 @@ class TLSFrontProxy:
             )
         finally:
             up_writer.transport.abort()
+
+    async def _connect_upstream(
+        self, exchange: _Exchange
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Round-robin over the upstreams; one that does not accept is skipped."""
+        upstreams = self.config.upstreams
+        first, self._turn = self._turn % len(upstreams), self._turn + 1
+        failures: list[str] = []
+        for offset in range(len(upstreams)):
+            host, port = upstreams[(first + offset) % len(upstreams)]
+            try:
+                connection = await asyncio.wait_for(
+                    asyncio.open_connection(host, port, limit=MAX_HEAD_BYTES),
+                    self.config.connect_timeout,
+                )
+            except (OSError, TimeoutError) as exc:
+                failures.append(f"{host}:{port} {_describe(exc)}")
+                continue
+            if len(upstreams) > 1 or failures:
+                exchange.upstream = f"{host}:{port}"
+            if failures:
+                exchange.note = "skipped " + ", ".join(failures)
+            return connection
+        exchange.note = "upstream: " + ", ".join(failures)
+        if len(upstreams) == 1:
+            raise UpstreamError(f"upstream {host}:{port} unreachable")
+        raise UpstreamError(f"no upstream reachable ({len(upstreams)} tried)")
 
     async def _proxy(
         self,
@@ -771,7 +807,7 @@ class TLSFrontProxy:
         status = exchange.status if exchange.status is not None else "-"
         elapsed = (time.monotonic() - exchange.started) * 1000
         logger.info(
-            '%s "%s %s %s" %s %dB client-cert=%s %.0fms%s',
+            '%s "%s %s %s" %s %dB client-cert=%s %.0fms%s%s',
             exchange.client_ip,
             exchange.method,
             path,
@@ -780,6 +816,7 @@ class TLSFrontProxy:
             exchange.bytes_out,
             cert,
             elapsed,
+            f" upstream={exchange.upstream}" if exchange.upstream else "",
             f" ({exchange.note})" if exchange.note else "",
         )
 
@@ -869,7 +906,7 @@ class ProxyHandle:
 def start_in_thread(
     listen_host: str,
     listen_port: int,
-    upstream: str | tuple[str, int],
+    upstream: str | tuple[str, int] | list[str | tuple[str, int]],
     cert: Path | str,
     key: Path | str,
     ca: Path | str,
@@ -883,9 +920,11 @@ def start_in_thread(
     picks a free port: read it from ``handle.port``. Call ``handle.stop()`` (or use the
     handle as a context manager) to shut down.
     """
-    upstream_host, upstream_port = (
-        parse_address(upstream) if isinstance(upstream, str) else upstream
-    )
+    listed = upstream if isinstance(upstream, list) else [upstream]
+    upstreams = [parse_address(u) if isinstance(u, str) else u for u in listed]
+    if not upstreams:
+        raise ValueError("at least one upstream")
+    (upstream_host, upstream_port), *more = upstreams
     config = ProxyConfig(
         listen_host=listen_host,
         listen_port=listen_port,
@@ -896,6 +935,7 @@ def start_in_thread(
         ca=Path(ca),
         verify_client=verify_client,
         proxy_secret=proxy_secret,
+        more_upstreams=tuple(more),
     )
     context = build_server_context(config.cert, config.key, config.ca, config.verify_client)
     started: concurrent.futures.Future[tuple[int, asyncio.AbstractEventLoop, asyncio.Event]] = (

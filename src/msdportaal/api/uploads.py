@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from msdportaal.core.storage import ensure_upload_temp_dir
 from msdportaal.deliveries.naming import NameRefused, check_stuf_name
 from msdportaal.deliveries.services import (
     name_changed_message,
@@ -191,7 +192,7 @@ def append(
     try:
         received = 0
         digest = CHECKSUM_ALGORITHMS[checksum.algorithm]() if checksum else hashlib.sha256()
-        with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as part:
+        with tempfile.TemporaryFile(dir=ensure_upload_temp_dir()) as part:
             complete = True
             while received < length:
                 try:
@@ -236,6 +237,7 @@ def _parts(upload: TusUpload) -> list[str]:
 
 def assemble(upload: TusUpload) -> HashedUploadedFile:
     """The parts as one temporary file (a web upload's kind), with its SHA-256."""
+    ensure_upload_temp_dir()
     file = HashedUploadedFile(upload.file_name, "application/octet-stream", 0, None)
     digest, size = hashlib.sha256(), 0
     for name in _parts(upload):

@@ -473,25 +473,46 @@ CELERY_BEAT_SCHEDULE["apply-retention"] = {
 # --- Object storage: S3-compatible (docs/configuration.md, docs/operations.md) ----------
 # With MSD_S3_BUCKET set, municipal files, CBS reports and consent CSVs go to a private
 # bucket instead of MEDIA_ROOT, so every web and worker node reads what another stored.
-# The certificates of the admin's certificate management stay in the "privates" storage.
+# The certificates and keys of the admin's certificate management (the "privates"
+# storage) go there too, under private/, encrypted with MSD_PRIVATE_KEY_ENCRYPTION_KEY
+# (core/private_storage.py): no node keeps anything another node needs.
 MSD_S3_BUCKET = env.str("MSD_S3_BUCKET", default="")
 if MSD_S3_BUCKET:
     from msdportaal.conf.s3 import s3_storage as _s3_storage
+    from msdportaal.core.private_storage import fernet_keys as _fernet_keys
 
     if env.str("MSD_S3_SSE", default="") not in {"", "AES256", "aws:kms"}:
         raise ImproperlyConfigured("MSD_S3_SSE must be empty, AES256 or aws:kms.")
-    STORAGES["default"] = _s3_storage(
-        bucket=MSD_S3_BUCKET,
-        location=env.str("MSD_S3_LOCATION", default=""),
-        endpoint_url=env.str("MSD_S3_ENDPOINT_URL", default=""),
-        region=env.str("MSD_S3_REGION", default="eu-west-1"),
-        access_key_id=env.str("MSD_S3_ACCESS_KEY_ID", default=""),
-        secret_access_key=env.str("MSD_S3_SECRET_ACCESS_KEY", default=""),
-        sse=env.str("MSD_S3_SSE", default=""),
-        sse_kms_key_id=env.str("MSD_S3_SSE_KMS_KEY_ID", default=""),
-        addressing_style=env.str("MSD_S3_ADDRESSING_STYLE", default="path"),
-        ca_bundle=env.str("MSD_S3_CA_BUNDLE", default=""),
-    )
+    _s3_options = {
+        "endpoint_url": env.str("MSD_S3_ENDPOINT_URL", default=""),
+        "region": env.str("MSD_S3_REGION", default="eu-west-1"),
+        "access_key_id": env.str("MSD_S3_ACCESS_KEY_ID", default=""),
+        "secret_access_key": env.str("MSD_S3_SECRET_ACCESS_KEY", default=""),
+        "sse": env.str("MSD_S3_SSE", default=""),
+        "sse_kms_key_id": env.str("MSD_S3_SSE_KMS_KEY_ID", default=""),
+        "addressing_style": env.str("MSD_S3_ADDRESSING_STYLE", default="path"),
+        "ca_bundle": env.str("MSD_S3_CA_BUNDLE", default=""),
+    }
+    _s3_location = env.str("MSD_S3_LOCATION", default="").strip("/")
+    STORAGES["default"] = _s3_storage(bucket=MSD_S3_BUCKET, location=_s3_location, **_s3_options)
+    _private_key = env.str("MSD_PRIVATE_KEY_ENCRYPTION_KEY", default="")
+    if not _private_key:
+        raise ImproperlyConfigured(
+            "MSD_PRIVATE_KEY_ENCRYPTION_KEY must be set with MSD_S3_BUCKET: the admin's "
+            "certificates and private keys are stored in the bucket, encrypted with it."
+        )
+    _fernet_keys(_private_key)  # a malformed key stops start-up, not the first upload
+    STORAGES["privates"] = {
+        "BACKEND": "msdportaal.core.private_storage.EncryptedPrivateStorage",
+        "OPTIONS": {
+            "keys": _private_key,
+            "backend": _s3_storage(
+                bucket=env.str("MSD_S3_PRIVATE_BUCKET", default="") or MSD_S3_BUCKET,
+                location="/".join(filter(None, [_s3_location, "private"])),
+                **_s3_options,
+            ),
+        },
+    }
 
 # --- Hardening: security headers, login lockout, where the admin lives (docs/security.md)
 # Content-Security-Policy (django-csp): only our own origin, nothing inline, no plugins, no

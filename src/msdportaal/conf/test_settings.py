@@ -35,6 +35,10 @@ if os.environ.get("MSD_TEST_S3", "").lower() in {"1", "true", "yes", "on"}:
     os.environ.setdefault("MSD_S3_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("MSD_S3_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("MSD_S3_SSE", "AES256")
+    # The admin's certificates and keys go to the bucket encrypted (core/private_storage.py).
+    os.environ.setdefault(
+        "MSD_PRIVATE_KEY_ENCRYPTION_KEY", "PvSrKqCS9YOQiMRvGGqEEmeJvvbMIeC0S6-jqIKV7qM="
+    )
 
 from .settings import *  # noqa: F403
 

@@ -15,8 +15,10 @@ instead of downloading everything before it.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from django.conf import settings
 from django.core.files.storage import Storage, default_storage
 
 if TYPE_CHECKING:
@@ -24,6 +26,19 @@ if TYPE_CHECKING:
 
 #: Bytes buffered per read from object storage.
 S3_READ_BUFFER = 256 * 1024
+
+
+def ensure_upload_temp_dir() -> Path:
+    """``FILE_UPLOAD_TEMP_DIR``, created if it is not there (any more).
+
+    A request's temporary file (an upload while it streams in, a report while RINIS
+    delivers it) lives on the node that handles the request and only for that request:
+    node-local by design. The folder itself may go (a node cleaned or replaced, a reaper
+    of ``MSD_VAR_DIR``); the next request makes it again instead of failing.
+    """
+    folder = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+    return folder
 
 
 def is_s3(storage: Storage) -> bool:

@@ -14,15 +14,16 @@ from digid_eherkenning.admin import ConfigCertificateAdmin
 from digid_eherkenning.models import ConfigCertificate
 from django.contrib import admin, messages
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.admin import StaticDeviceAdmin, StaticTokenInline
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from simple_certmanager.admin import SigningRequestAdmin
-from simple_certmanager.models import SigningRequest
+from privates.views import PrivateMediaView
+from simple_certmanager.admin import CertificateAdmin, SigningRequestAdmin
+from simple_certmanager.models import Certificate, SigningRequest
 
 from .admin import AccessibleFormsMixin, DutchLabelsMixin
 
@@ -149,6 +150,28 @@ class DutchConfigCertificateAdmin(AccessibleFormsMixin, ConfigCertificateAdmin):
     pass
 
 
+class StoredPrivateMediaView(PrivateMediaView):
+    """django-privates' permission check, then the file read through its storage.
+
+    The library sends a path under SENDFILE_ROOT, which exists only on the local disk of
+    the node that stored the file; with S3 the certificate is in the bucket, encrypted
+    (``core/private_storage.py``), and any node reads it from there.
+    """
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> FileResponse:
+        field = getattr(self.get_object(), self.file_field)
+        return FileResponse(
+            field.storage.open(field.name, "rb"),
+            as_attachment=True,
+            filename=field.name.rsplit("/", 1)[-1],
+            content_type="application/x-pem-file",
+        )
+
+
+class StoredCertificateAdmin(CertificateAdmin):
+    private_media_view_class = StoredPrivateMediaView
+
+
 def _replace(model: type[Model], model_admin: type[admin.ModelAdmin]) -> None:
     if not admin.site.is_registered(model):
         raise RuntimeError(f"{model.__name__} is not in the admin (yet): nothing to replace")
@@ -163,6 +186,7 @@ def register() -> None:
     _replace(AccessAttempt, DutchAccessAttemptAdmin)
     _replace(AccessFailureLog, DutchAccessFailureLogAdmin)
     _replace(ConfigCertificate, DutchConfigCertificateAdmin)
+    _replace(Certificate, StoredCertificateAdmin)
     # Successful logins are in the audit trail (AXES_DISABLE_ACCESS_LOG): this list would
     # always be empty.
     if admin.site.is_registered(AccessLog):

@@ -24,6 +24,8 @@ from django.http import HttpRequest, HttpResponse, QueryDict, UnreadablePostErro
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 
+from msdportaal.core.storage import ensure_upload_temp_dir
+
 # What went wrong with the body as a whole, for the view (request.upload_failure).
 TOO_MANY_FILES = "too_many_files"
 TOO_MANY_FIELDS = "too_many_fields"
@@ -90,6 +92,7 @@ class HashingUploadHandler(FileUploadHandler):
         if django_sanitised(self.file_name) != self.file_name:
             self._refuse("name_changed", self.file_name)
             raise SkipFile  # before any byte is written: no temporary file
+        ensure_upload_temp_dir()
         self.file = HashedUploadedFile(
             self.file_name, self.content_type, 0, self.charset, self.content_type_extra
         )

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from msdportaal.audit.models import AuditAction
 from msdportaal.audit.services import record
-from msdportaal.core.storage import open_stored
+from msdportaal.core.storage import ensure_upload_temp_dir, open_stored
 from msdportaal.deliveries.models import DeliveredFile, Delivery
 from msdportaal.transport.gb_fetch import GbFetchError, fetch
 from msdportaal.transport.inbound import HandlerRefused
@@ -74,6 +74,7 @@ def linked_delivery(delivered: Delivered) -> Delivery | None:
 def store_report(delivered: Delivered) -> None:
     """The inbound handler: decode the file in chunks to storage, then record it."""
     message = delivered.message
+    ensure_upload_temp_dir()
     upload = TemporaryUploadedFile("report", message.content_type, 0, None)
     try:
         metadata = message.gb_metadata()

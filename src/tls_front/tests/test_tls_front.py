@@ -466,6 +466,65 @@ def test_upstream_down_answers_502(proxy_to_nowhere: ProxyHandle, pki: Pki) -> N
         assert len(body) < 200
 
 
+# --------------------------------------------------------------------------- several upstreams
+
+
+def test_requests_are_balanced_round_robin_over_the_upstreams(
+    pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tls_front")
+    first, second = EchoServer().start(), EchoServer().start()
+    try:
+        with start_in_thread(
+            "127.0.0.1", 0, [first.address, second.address], pki.server_cert, pki.server_key, pki.ca
+        ) as handle:
+            for number in range(4):
+                response, _body = request(handle, client_context(pki), path=f"/echo?n={number}")
+                assert response.status == 200
+        assert first.requests == [("GET", "/echo?n=0"), ("GET", "/echo?n=2")]
+        assert second.requests == [("GET", "/echo?n=1"), ("GET", "/echo?n=3")]
+        served = [r.getMessage() for r in caplog.records if r.name == "tls_front"]
+        assert f"upstream={first.address}" in served[0]
+        assert f"upstream={second.address}" in served[1]
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_an_upstream_that_refuses_is_skipped_for_the_next(
+    pki: Pki, upstream: EchoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tls_front")
+    with socket.socket() as down:  # bound, not listening: connections are refused
+        down.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{down.getsockname()[1]}"
+        with start_in_thread(
+            "127.0.0.1", 0, [dead, upstream.address], pki.server_cert, pki.server_key, pki.ca
+        ) as handle:
+            before = len(upstream.requests)
+            for _ in range(3):  # the turn of the dead one, and of the live one
+                response, _body = request(handle, client_context(pki))
+                assert response.status == 200
+            assert len(upstream.requests) == before + 3
+        lines = [r.getMessage() for r in caplog.records if r.name == "tls_front"]
+        assert any(f"skipped {dead} ConnectionRefusedError" in line for line in lines)
+
+        # None left: a 502, as with one upstream.
+        with socket.socket() as other:
+            other.bind(("127.0.0.1", 0))
+            with start_in_thread(
+                "127.0.0.1",
+                0,
+                [dead, f"127.0.0.1:{other.getsockname()[1]}"],
+                pki.server_cert,
+                pki.server_key,
+                pki.ca,
+            ) as handle:
+                response, body = request(handle, client_context(pki))
+                assert response.status == 502
+                assert b"Bad Gateway" in body
+
+
 def test_request_head_over_64k_answers_431(
     proxy: ProxyHandle, pki: Pki, upstream: EchoServer
 ) -> None:

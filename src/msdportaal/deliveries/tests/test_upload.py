@@ -112,6 +112,17 @@ def test_csv_upload_check_and_confirm(
     )
 
 
+def test_an_upload_works_after_the_nodes_temporary_folder_was_removed(client_a: Client, settings):
+    import shutil
+    from pathlib import Path
+
+    # The folder for uploads in progress is node-local; a cleaned node makes it again.
+    shutil.rmtree(settings.FILE_UPLOAD_TEMP_DIR)
+    (delivery,) = upload_and_confirm(client_a, csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
+    assert delivery.reference
+    assert list(Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir()) == []
+
+
 def test_zip_gets_its_reference_and_each_csv_a_numbered_one(client_a: Client):
     entries = {
         f"MSD_WMO-BASIS_0363_{CURRENT}.csv": csv_bytes(),

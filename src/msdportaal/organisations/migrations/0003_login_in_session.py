@@ -10,9 +10,24 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveField(
-            model_name='user',
-            name='acting_organisation',
+        # Expand, then contract (docs/operations.md, "The rule for migrations"): the previous
+        # release still reads and writes acting_organisation, so this release only makes the
+        # column nullable and forgets it in the models; a later release drops the column
+        # ("contract_later" in docs/release-migrations.json).
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.AlterField(
+                    model_name='user',
+                    name='acting_organisation',
+                    field=models.CharField(blank=True, max_length=200, null=True, verbose_name='organisatie'),
+                ),
+            ],
+            state_operations=[
+                migrations.RemoveField(
+                    model_name='user',
+                    name='acting_organisation',
+                ),
+            ],
         ),
         migrations.AlterField(
             model_name='user',

@@ -94,6 +94,25 @@ def test_gemeente_with_registered_kvk_logs_in_and_sees_its_overview(
     assert subject["commonName"] == "MSD Portaal SP"
 
 
+def test_a_login_works_with_the_key_pair_encrypted_in_the_bucket(
+    private_s3, client: Client, log_in_with, amsterdam_registered
+):
+    """With MSD_S3_BUCKET the SP key pair is in the bucket, encrypted: the AuthnRequest is
+    signed and the ArtifactResolve's mutual TLS done with the key decrypted in memory."""
+    from simple_certmanager.models import Certificate
+
+    certificate = Certificate.objects.get()
+    raw = private_s3.client.get_object(
+        Bucket=private_s3.name, Key=f"private/{certificate.private_key.name}"
+    )["Body"].read()
+    assert b"PRIVATE KEY" not in raw
+
+    response = log_in_with(Scenario())
+    assert response.status_code == 302
+    assert response["Location"] == reverse("overview:index")
+    assert _logged_in_user(client) is not None
+
+
 def test_the_next_page_survives_the_round_trip(client: Client, log_in_with, amsterdam_registered):
     response = log_in_with(Scenario(), next_url="/aanleveringen/")
     assert response["Location"] == "/aanleveringen/"

@@ -142,9 +142,11 @@ class OutboundMessage(models.Model):
     lease_until = models.DateTimeField(_("in behandeling tot"), null=True, blank=True)
     #: The process that holds the lease (``transport.leases``): a worker on the same machine
     #: can tell that it died and end its lease at once.
-    lease_holder = models.CharField(_("in behandeling bij"), max_length=200, blank=True)
+    lease_holder = models.CharField(
+        _("in behandeling bij"), max_length=200, blank=True, db_default=""
+    )
     #: Unique per claim: the outcome is written only by the attempt that still holds it.
-    lease_token = models.CharField(max_length=32, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True, db_default="")
     #: When a task was last put on the broker for it: the sweeper leaves it to that task
     #: for a while instead of queuing a duplicate every sweep.
     triggered_at = models.DateTimeField(

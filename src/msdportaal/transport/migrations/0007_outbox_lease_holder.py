@@ -12,11 +12,13 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="outboundmessage",
             name="lease_holder",
-            field=models.CharField(blank=True, max_length=200, verbose_name="in behandeling bij"),
+            field=models.CharField(
+                blank=True, db_default="", max_length=200, verbose_name="in behandeling bij"
+            ),
         ),
         migrations.AddField(
             model_name="outboundmessage",
             name="lease_token",
-            field=models.CharField(blank=True, max_length=32),
+            field=models.CharField(blank=True, db_default="", max_length=32),
         ),
     ]

@@ -10,7 +10,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from msdportaal.organisations.forms import phone_validator
+from msdportaal.organisations.forms import TelInput, phone_validator
 
 from .selectors import SetQuestion
 
@@ -27,24 +27,19 @@ def set_field_name(question: SetQuestion) -> str:
 
 
 def _describe(question: SetQuestion) -> str:
-    """The description under a set's question: period code and the report to read first."""
+    """The description under a set's question: period code and the set's own report."""
     report = question.report
-    if report is None:
-        return format_html(
-            "{}, {} {}. {}",
-            question.data_set.name,
-            _("periodecode"),
-            question.period_code,
-            _("Er is nog geen rapport van CBS over deze set."),
-        )
+    assert report is not None  # only sets with their own op-orde report are asked
     return format_html(
-        '{}, {} {}. {} <a class="utrecht-link" href="{}">{}</a> ({}, {} {}).',
+        '{}, {} {}. {} <a class="utrecht-link" href="{}">{}<span class="msd-visually-hidden"> '
+        "({})</span></a> ({}, {} {}).",
         question.data_set.name,
         _("periodecode"),
         question.period_code,
-        _("Meest recente rapport van CBS:"),
+        _("Rapport van CBS over deze set:"),
         reverse("reports:download", args=[report.pk]),
         report.file_name,
+        _("downloaden"),
         report.get_kind_display(),
         _("ontvangen"),
         formats.date_format(timezone.localtime(report.received_at), "j F Y"),
@@ -76,12 +71,14 @@ class ConsentAnswersForm(forms.Form):
         max_length=20,
         validators=[phone_validator],
         error_messages={"required": _("Vul een telefoonnummer in.")},
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+        widget=TelInput(attrs={"autocomplete": "tel"}),
     )
 
     def __init__(self, *args: Any, questions: Sequence[SetQuestion], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.questions = list(questions)
+        #: Only sets with their own op-orde report are asked; the rest are refused if posted.
+        self.questions = [q for q in questions if q.can_answer]
+        self.blocked = [q for q in questions if not q.can_answer]
         contact = {key: self.fields.pop(key) for key in ("name", "email", "phone")}
         for question in self.questions:
             self.fields[set_field_name(question)] = forms.ChoiceField(
@@ -89,9 +86,30 @@ class ConsentAnswersForm(forms.Form):
                 choices=YES_NO,
                 widget=forms.RadioSelect,
                 help_text=_describe(question),
-                error_messages={"required": _("Kies ja of nee.")},
+                error_messages={
+                    "required": _("Kies ja of nee voor de %(set)s.")
+                    % {"set": question.data_set.name}
+                },
             )
         self.fields.update(contact)
+
+    def clean(self) -> dict[str, Any]:
+        """An answer for a set that may not be answered is refused, whatever the page showed."""
+        cleaned = super().clean()
+        for question in self.blocked:
+            if self.data.get(self.add_prefix(set_field_name(question))):
+                raise ValidationError(
+                    _(
+                        "U kunt voor de %(set)s (%(code)s) geen toestemming geven: %(reason)s. "
+                        "Geef alleen antwoord voor de sets die CBS op orde heeft bevonden."
+                    ),
+                    params={
+                        "set": question.data_set.name,
+                        "code": question.period_code,
+                        "reason": question.reason,
+                    },
+                )
+        return cleaned
 
     def set_fields(self) -> list[forms.BoundField]:
         return [self[set_field_name(q)] for q in self.questions]

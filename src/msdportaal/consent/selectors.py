@@ -8,18 +8,27 @@ The public API for other apps (notifications) is :func:`form_state`::
     if state.needs_action: ...  # OPEN or REQUIRED_AGAIN: remind the gemeente
     state.status       # a FormStatus (see below)
     state.latest       # the submission in force (ConsentForm) or None
-    state.report       # the most recent "op orde" report for the period, or None
+    state.report       # the most recent own "op orde" report of an answerable set, or None
+    state.sets         # per set of the period: its SetOutcome (reports.selectors)
+    state.answerable   # the sets whose *own* latest report is op orde: only these are asked
     state.correction   # REQUIRED_AGAIN: the DeliveredFile delivered after the consent
+    state.new_sets     # REQUIRED_AGAIN: answerable sets the submission in force has no answer for
     state.opens_on     # ReportingPeriod.consent_opens
+
+Consent rests on each set's own evidence: a set can be answered only when it was delivered
+for the period and its own latest report (foutrapport or op orde, reports.selectors) is
+"op orde". Another set's op-orde report, or a report about the period in general, never
+counts for it.
 
 The rule (DESIGN.md §3.3, requirements "Opt-in consent request"), first match wins:
 
 ``closed``          IB closed the period, or it is older than the previous period
 ``not_yet_open``    before ``ReportingPeriod.consent_opens`` (or a future period)
-``no_report``       the gemeente has no report of kind "op orde" for the period
+``no_report``       no set of the period can be answered (none is op orde on its own report)
 ``open``            never submitted
 ``required_again``  a delivery for the period was confirmed after the latest submission
-                    (a correction): the gemeente must decide again
+                    (a correction), or a set became answerable that the submission has no
+                    answer for: the gemeente must decide again
 ``submitted``       decided; a change is possible and makes a new submission
 """
 
@@ -39,7 +48,8 @@ from msdportaal.organisations.models import Municipality
 from msdportaal.organisations.scoping import for_acting_municipality
 from msdportaal.periods.models import DataSet, ReportingPeriod
 from msdportaal.periods.services import open_half_years
-from msdportaal.reports.models import Report, ReportKind
+from msdportaal.reports.models import Report
+from msdportaal.reports.selectors import SetOutcome, outcomes_per_municipality, period_outcomes
 
 from .models import ConsentForm
 
@@ -67,6 +77,12 @@ class FormState:
     latest: ConsentForm | None = None
     report: Report | None = None
     correction: DeliveredFile | None = None
+    sets: tuple[SetOutcome, ...] = ()
+    new_sets: tuple[SetOutcome, ...] = ()
+
+    @property
+    def answerable(self) -> list[SetOutcome]:
+        return [s for s in self.sets if s.can_consent]
 
     @property
     def opens_on(self) -> datetime.date:
@@ -89,6 +105,7 @@ def decide_status(
     has_report: bool,
     submitted_at: datetime.datetime | None,
     last_delivery_at: datetime.datetime | None,
+    unanswered: bool = False,
 ) -> FormStatus:
     """The rule itself, on plain facts (shared by :func:`form_state` and the IB overview)."""
     current, previous = open_half_years(today)
@@ -102,6 +119,8 @@ def decide_status(
     if submitted_at is None:
         return FormStatus.OPEN
     if last_delivery_at is not None and last_delivery_at > submitted_at:
+        return FormStatus.REQUIRED_AGAIN
+    if unanswered:
         return FormStatus.REQUIRED_AGAIN
     return FormStatus.SUBMITTED
 
@@ -117,24 +136,36 @@ def latest_submission(municipality: Municipality, period: ReportingPeriod) -> Co
     )
 
 
-def in_order_report(municipality: Municipality, period: ReportingPeriod) -> Report | None:
-    """The most recent report of kind "op orde" for the period."""
-    return (
-        Report.objects.filter(
-            municipality=municipality, period_code=period.code, kind=ReportKind.IN_ORDER
-        )
-        .order_by("-received_at", "-pk")
-        .first()
-    )
+def latest_own_report(outcomes: list[SetOutcome]) -> Report | None:
+    """The most recent op-orde report among the sets that can be answered."""
+    reports = [o.report for o in outcomes if o.can_consent and o.report is not None]
+    return max(reports, key=lambda r: (r.received_at, r.pk), default=None)
+
+
+def unanswered_sets(outcomes: list[SetOutcome], latest: ConsentForm | None) -> list[SetOutcome]:
+    """Answerable sets the submission in force has no answer for."""
+    if latest is None:
+        return []
+    answered = {c.data_set_id for c in latest.consents.all()}
+    return [o for o in outcomes if o.can_consent and o.data_set.pk not in answered]
 
 
 def form_state(
-    municipality: Municipality, period: ReportingPeriod, today: datetime.date | None = None
+    municipality: Municipality,
+    period: ReportingPeriod,
+    today: datetime.date | None = None,
+    outcomes: list[SetOutcome] | None = None,
 ) -> FormState:
-    """Whether ``municipality`` can (or must) fill in the consent form for ``period``."""
+    """Whether ``municipality`` can (or must) fill in the consent form for ``period``.
+
+    ``outcomes``: the period's :func:`~msdportaal.reports.selectors.period_outcomes`, if
+    the caller has them already (the overview)."""
     today = today or timezone.localdate()
     latest = latest_submission(municipality, period)
-    report = in_order_report(municipality, period)
+    if outcomes is None:
+        outcomes = period_outcomes(municipality, period)
+    report = latest_own_report(outcomes)
+    new_sets = unanswered_sets(outcomes, latest)
     correction = None
     if latest is not None:
         correction = (
@@ -153,14 +184,18 @@ def form_state(
         has_report=report is not None,
         submitted_at=latest.submitted_at if latest else None,
         last_delivery_at=correction.delivery.confirmed_at if correction else None,
+        unanswered=bool(new_sets),
     )
+    again = status == FormStatus.REQUIRED_AGAIN
     return FormState(
         municipality=municipality,
         period=period,
         status=status,
         latest=latest,
         report=report,
-        correction=correction if status == FormStatus.REQUIRED_AGAIN else None,
+        correction=correction if again else None,
+        sets=tuple(outcomes),
+        new_sets=tuple(new_sets) if again else (),
     )
 
 
@@ -177,39 +212,43 @@ def open_form_states(
 
 @dataclass(frozen=True)
 class SetQuestion:
-    """One set asked about in a period, with the report the decision should rest on."""
+    """One set of a period, with its own outcome: the report the decision rests on, or why
+    it cannot be answered (not delivered, waiting for CBS, rejected)."""
 
-    data_set: DataSet
-    period_code: str
-    report: Report | None
+    outcome: SetOutcome
+
+    @property
+    def data_set(self) -> DataSet:
+        return self.outcome.data_set
+
+    @property
+    def period_code(self) -> str:
+        return self.outcome.period_code
+
+    @property
+    def report(self) -> Report | None:
+        """This set's own latest foutrapport or op-orde report."""
+        return self.outcome.report
+
+    @property
+    def can_answer(self) -> bool:
+        return self.outcome.can_consent
+
+    @property
+    def reason(self) -> str:
+        return self.outcome.consent_reason
 
     @property
     def question(self) -> str:
         return self.data_set.consent_question or gettext(
             "Geeft u CBS toestemming om de cijfers van uw gemeente over de %(set)s te publiceren?"
-        ) % {"set": self.data_set.name.lower()}
+        ) % {"set": self.data_set.name}
 
 
 def set_questions(municipality: Municipality, period: ReportingPeriod) -> list[SetQuestion]:
-    """The sets delivered in the period (yearly cost sets only in HJ02, as ``YYYYJJ00``),
-    each with the most recent CBS report about it: the report on the delivery of that set
-    and period, else the most recent report for the period."""
-    half_year = period.half_year
-    reports = Report.objects.filter(municipality=municipality).order_by("-received_at", "-pk")
-    period_report = reports.filter(period_code=period.code).first()
-    questions = []
-    for data_set in DataSet.objects.all():
-        code = data_set.period_code(half_year)
-        if code is None:
-            continue
-        report = (
-            reports.filter(
-                delivery__files__data_set=data_set, delivery__files__period_code=code
-            ).first()
-            or period_report
-        )
-        questions.append(SetQuestion(data_set, code, report))
-    return questions
+    """Every set of the period (yearly cost sets only in HJ02, as ``YYYYJJ00``), each with
+    its own outcome; only those with ``can_answer`` are asked."""
+    return [SetQuestion(outcome) for outcome in period_outcomes(municipality, period)]
 
 
 def submissions(request: HttpRequest) -> QuerySet[ConsentForm]:
@@ -244,11 +283,7 @@ def period_overview(
 ) -> list[OverviewRow]:
     """Every active gemeente's state for one period, in a handful of queries (for IB)."""
     today = today or timezone.localdate()
-    reported = set(
-        Report.objects.filter(period_code=period.code, kind=ReportKind.IN_ORDER).values_list(
-            "municipality_id", flat=True
-        )
-    )
+    outcomes = outcomes_per_municipality(period)
     latest: dict[int, ConsentForm] = {}
     for form in (
         ConsentForm.objects.submitted()
@@ -267,12 +302,14 @@ def period_overview(
     rows = []
     for municipality in Municipality.objects.active(today).order_by("name"):
         form = latest.get(municipality.pk)
+        sets = outcomes.get(municipality.pk, [])
         status = decide_status(
             period=period,
             today=today,
-            has_report=municipality.pk in reported,
+            has_report=any(s.can_consent for s in sets),
             submitted_at=form.submitted_at if form else None,
             last_delivery_at=last_delivery.get(municipality.pk),
+            unanswered=bool(unanswered_sets(sets, form)),
         )
         rows.append(OverviewRow(municipality, status, form))
     return rows

@@ -154,9 +154,30 @@ def refusal_message(state: FormState) -> str:
             "date": formats.date_format(state.opens_on, "j F Y"),
         }
     return _(
-        "Voor verslagperiode %(code)s heeft CBS nog geen rapport gestuurd waarin staat dat uw "
-        "gegevens op orde zijn. Daarom kunt u nog geen toestemming geven."
+        "Voor verslagperiode %(code)s heeft CBS nog geen set van u op orde bevonden. Daarom "
+        "kunt u nog geen toestemming geven. Onder Overzicht ziet u per set wat CBS ervan vond."
     ) % {"code": code}
+
+
+def blocked_message(question: SetQuestion) -> str:
+    return _(
+        "U kunt voor de %(set)s (%(code)s) geen toestemming geven: %(reason)s. Vul het "
+        "formulier opnieuw in; het vraagt alleen naar de sets die CBS op orde heeft bevonden."
+    ) % {"set": question.data_set.name, "code": question.period_code, "reason": question.reason}
+
+
+def refuse_blocked(state: FormState, data_set_ids: Iterable[int]) -> None:
+    """Consent only for sets whose own latest report is op orde (checked again on submit:
+    a foutrapport may have arrived since the draft)."""
+    by_set = {o.data_set.pk: o for o in state.sets}
+    for data_set_id in data_set_ids:
+        outcome = by_set.get(data_set_id)
+        if outcome is not None and not outcome.can_consent:
+            raise ConsentRefused(blocked_message(SetQuestion(outcome)))
+        if outcome is None:
+            raise ConsentRefused(
+                _("Deze set hoort niet bij verslagperiode %(code)s.") % {"code": state.period.code}
+            )
 
 
 # --- drafts and submissions -------------------------------------------------------------
@@ -178,6 +199,7 @@ def save_draft(
     """
     if not state.can_submit:
         raise ConsentRefused(refusal_message(state))
+    refuse_blocked(state, [q.data_set.pk for q in questions])
     with transaction.atomic():
         ConsentForm.objects.drafts().filter(created_at__lt=timezone.now() - DRAFT_LIFETIME).delete()
         form = ConsentForm.objects.create(
@@ -223,6 +245,7 @@ def submit(
             state = form_state(form.municipality, form.period, today)
             if not state.can_submit:
                 raise ConsentRefused(refusal_message(state))
+            refuse_blocked(state, form.consents.values_list("data_set_id", flat=True))
             user: User = request.user  # type: ignore[assignment]
             now = timezone.now()
             form.reference = _assign_reference(form, now)

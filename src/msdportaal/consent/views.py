@@ -30,6 +30,12 @@ class Side:
     state: FormState
     label: str
     form: ConsentAnswersForm | None
+    #: Every set of the period with its own outcome (the blocked ones are shown with why).
+    questions: list[SetQuestion]
+
+    @property
+    def blocked(self) -> list[SetQuestion]:
+        return [q for q in self.questions if not q.can_answer]
 
 
 def _consent_form_or_404(request: HttpRequest, form_id: uuid.UUID | str) -> ConsentForm:
@@ -91,8 +97,8 @@ def consent_forms(request: HttpRequest) -> HttpResponse:
     sides = []
     for label, state in zip(SIDE_LABELS, states, strict=True):
         form = None
+        questions = [SetQuestion(outcome) for outcome in state.sets]
         if state.can_submit:
-            questions = selectors.set_questions(municipality, state.period)
             code = state.period.code
             if posted == code:
                 form = ConsentAnswersForm(request.POST, prefix=code, questions=questions)
@@ -100,7 +106,7 @@ def consent_forms(request: HttpRequest) -> HttpResponse:
                     saved = services.save_draft(
                         request,
                         state,
-                        questions,
+                        form.questions,
                         form.answers(),
                         name=form.cleaned_data["name"],
                         email=form.cleaned_data["email"],
@@ -108,9 +114,10 @@ def consent_forms(request: HttpRequest) -> HttpResponse:
                     )
                     return redirect("consent:check", form_id=saved.pk)
             else:
-                initial = _initial(request, state, questions, draft)
+                asked = [q for q in questions if q.can_answer]
+                initial = _initial(request, state, asked, draft)
                 form = ConsentAnswersForm(prefix=code, questions=questions, initial=initial)
-        sides.append(Side(state, str(label), form))
+        sides.append(Side(state, str(label), form, questions))
     if posted is not None and not any(s.form and s.form.is_bound for s in sides):
         refused = next((s.state for s in sides if s.state.period.code == posted), None)
         messages.error(

@@ -385,11 +385,20 @@ def _entries(fileobj: BinaryIO, archive_name: str) -> list[_Central]:
     file_size = fileobj.tell()
     count, cd_offset, cd_size, cd_end = _find_end(fileobj, file_size)
     if count == 0:
-        raise NameRefused(_("Het ZIP-bestand „%(name)s” is leeg.") % {"name": archive_name})
+        raise NameRefused(
+            _(
+                "Het ZIP-bestand „%(name)s” is leeg. Zet de CSV-bestanden erin en lever het "
+                "opnieuw aan, of lever de CSV-bestanden los aan."
+            )
+            % {"name": archive_name}
+        )
     limit = max_entries()
     if count > limit:
         raise NameRefused(
-            _("Het ZIP-bestand „%(name)s” bevat %(n)d bestanden; het maximum is %(max)d.")
+            _(
+                "Het ZIP-bestand „%(name)s” bevat %(n)d bestanden; het maximum is %(max)d. "
+                "Verdeel de bestanden over meer ZIP-bestanden."
+            )
             % {"name": archive_name, "n": count, "max": limit}
         )
     # Before reading a single entry: the directory must fill exactly the space before the

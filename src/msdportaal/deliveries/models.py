@@ -6,8 +6,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from msdportaal.periods.calendar import HalfYear, current_half_year
 from msdportaal.transport.status import ForwardingStatus, forwarding_status
 
 
@@ -158,3 +160,26 @@ class DeliveredFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.file_name}"
+
+    @property
+    def replacement(self) -> DeliveredFile | None:
+        """The CSV that replaced this one, if any."""
+        try:
+            return self.replaced_by  # type: ignore[attr-defined]
+        except DeliveredFile.DoesNotExist:
+            return None
+
+    @property
+    def is_correction(self) -> bool:
+        """Delivered for the previous period while a newer one was current: the upload page
+        calls that a correction, so it is never flagged "na de deadline" to the gemeente."""
+        uploaded = timezone.localdate(self.delivery.uploaded_at)
+        return HalfYear.from_code(self.reporting_period.code) < current_half_year(uploaded)
+
+    @property
+    def is_late(self) -> bool:
+        """Delivered for the current period after its deadline (the delivery's ``late``
+        flag, which IB sees, covers every CSV of a ZIP)."""
+        if not self.delivery.late or self.is_correction:
+            return False
+        return timezone.localdate(self.delivery.uploaded_at) > self.reporting_period.deadline

@@ -45,10 +45,16 @@ class ParsedName:
 def check_stuf_name(name: str) -> None:
     """The rule transport needs, enforced whatever the naming mode."""
     if not name:
-        raise NameRefused(_("Het bestand heeft geen naam."))
+        raise NameRefused(
+            _("Het bestand heeft geen naam. Geef het een naam volgens de naamconventie.")
+        )
     if len(name) > STUF_NAME_MAX:
         raise NameRefused(
-            _("De bestandsnaam is %(n)d tekens lang; het maximum is 255.") % {"n": len(name)}
+            _(
+                "De bestandsnaam is %(n)d tekens lang; het maximum is 255. Geef het bestand "
+                "een naam volgens de naamconventie."
+            )
+            % {"n": len(name)}
         )
     bad = sorted({c for c in name if not STUF_NAME_CHARS.fullmatch(c)})
     if bad:
@@ -97,7 +103,10 @@ def parse_csv_name(
         if name == canonical:  # well formed, but a period code this set does not use
             _validated(data_set, lenient["gemeentecode"], lenient["periode"], name, "")
         raise NameRefused(
-            _("„%(name)s” volgt de naamconventie voor de %(set)s niet. Verwacht: %(expected)s.")
+            _(
+                "„%(name)s” volgt de naamconventie voor de %(set)s niet. Verwacht: "
+                "%(expected)s. Geef het bestand die naam en lever het opnieuw aan."
+            )
             % {
                 "name": name,
                 "set": data_set.name,
@@ -120,7 +129,10 @@ def _validated(
         half_year = HalfYear.from_code(period_code)
     except InvalidPeriodCode as exc:
         raise NameRefused(
-            _("„%(name)s”: %(code)s is geen geldige periodecode.")
+            _(
+                "„%(name)s”: %(code)s is geen geldige periodecode. Gebruik een code als "
+                "2026HJ01 (halfjaar) of 2026JJ00 (jaar)."
+            )
             % {"name": name, "code": period_code}
         ) from exc
     if data_set.period_code(half_year) != period_code:

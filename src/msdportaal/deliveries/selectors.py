@@ -25,12 +25,11 @@ def delivered_files(
     messages = OutboundMessage.objects.annotate(
         waits_for_earlier=older_unfinished(MessageState.RETRYING)
     )
+    # Newest first, as the history's caption says; the CSVs of one ZIP in their order.
     return (
         qs.select_related("delivery", "data_set", "reporting_period", "replaced_by")
         .prefetch_related(Prefetch("delivery__outbound_message", queryset=messages))
-        .order_by(
-            "-reporting_period__code", "data_set__order", "-delivery__uploaded_at", "position"
-        )
+        .order_by("-delivery__uploaded_at", "-delivery__reference", "position")
     )
 
 
@@ -48,24 +47,39 @@ def periods_with_deliveries(request: HttpRequest) -> list[str]:
 
 
 def staged_files(batch: UploadBatch) -> list[dict[str, object]]:
-    """What the check page shows per file: each CSV with its set and what it replaces."""
+    """What the check page shows per file: each CSV with its set and what it replaces, and
+    the delivery it replaces byte for byte (same SHA-256), if it does."""
     data_sets = {ds.code: ds for ds in DataSet.objects.all()}
-    return [
-        {
-            "staged": staged,
-            "members": [
-                {
-                    **member,
-                    "data_set": data_sets[member["data_set"]],
-                    "replaces": current_file(
-                        batch.municipality, member["data_set"], member["period_code"]
-                    ),
-                }
-                for member in staged.members
-            ],
-        }
-        for staged in batch.files.all()
-    ]
+    result = []
+    for staged in batch.files.all():
+        members = [
+            {
+                **member,
+                "data_set": data_sets[member["data_set"]],
+                "replaces": current_file(
+                    batch.municipality, member["data_set"], member["period_code"]
+                ),
+            }
+            for member in staged.members
+        ]
+        replaced = [m["replaces"].delivery for m in members if m["replaces"] is not None]
+        identical = next((d for d in replaced if d.sha256 == staged.sha256), None)
+        result.append({"staged": staged, "members": members, "identical_to": identical})
+    return result
+
+
+def identical_predecessor(delivery: Delivery) -> Delivery | None:
+    """The delivery this one replaced that had exactly the same bytes (same SHA-256)."""
+    return (
+        Delivery.objects.filter(
+            municipality=delivery.municipality_id,
+            sha256=delivery.sha256,
+            files__replaced_by__delivery=delivery,
+        )
+        .exclude(pk=delivery.pk)
+        .order_by("-uploaded_at")
+        .first()
+    )
 
 
 def current_file(

@@ -158,8 +158,14 @@ def _members_for(
     name = upload.name or ""
     check_stuf_name(name)
     if upload.size == 0:
-        raise NameRefused(_("„%(name)s” is leeg (0 bytes).") % {"name": name})
-    current, _previous = open_half_years()
+        raise NameRefused(
+            _(
+                "„%(name)s” is leeg (0 bytes). Kies het bestand opnieuw: controleer dat het "
+                "gegevens bevat en dat u het goede bestand hebt gekozen."
+            )
+            % {"name": name}
+        )
+    current, previous = open_half_years()
     lower = name.lower()
     if lower.endswith(".zip"):
         kind = FileKind.ZIP
@@ -203,6 +209,9 @@ def _members_for(
                 "period_code": parsed.period_code,
                 "warning": parsed.warning,
                 "late": check.late,
+                # The previous period is open for corrections (DESIGN.md §3.4): shown to
+                # the gemeente as a correction, not as "na de deadline".
+                "correction": parsed.half_year == previous,
             }
         )
     return kind, members

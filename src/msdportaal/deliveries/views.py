@@ -14,9 +14,9 @@ from msdportaal.core.sessions import mark_committed
 from msdportaal.organisations.decorators import acting_municipality_required
 from msdportaal.organisations.scoping import get_for_acting_municipality_or_404
 from msdportaal.periods.models import DataSet
-from msdportaal.periods.services import open_half_years
+from msdportaal.periods.services import deadline_warnings, open_half_years
 
-from . import receipts, selectors, services
+from . import outcomes, receipts, selectors, services
 from .models import UploadBatch
 from .naming import NameRefused
 from .uploads import receives_uploads
@@ -38,6 +38,7 @@ def _upload_context(request: HttpRequest, **extra: object) -> dict[str, object]:
         "examples": examples,
         "max_mb": f"{settings.MSD_UPLOAD_MAX_BYTES / 1_000_000:g}",
         "tus_chunk_bytes": settings.MSD_TUS_CHUNK_MB * 1024 * 1024,
+        "deadline_warnings": deadline_warnings(municipality),
         **extra,
     }
 
@@ -186,12 +187,13 @@ def history(request: HttpRequest) -> HttpResponse:
     selected = request.GET.get("periode") or ""
     if selected and selected not in periods:
         selected = ""
-    files = selectors.delivered_files(request, selected or None)
+    files = list(selectors.delivered_files(request, selected or None))
+    verdicts = outcomes.outcomes(files)
     return render(
         request,
         "deliveries/history.html",
         {
-            "files": files,
+            "files": [(file, verdicts.get(file.pk)) for file in files],
             "periods": periods,
             "selected": selected,
         },
@@ -201,8 +203,23 @@ def history(request: HttpRequest) -> HttpResponse:
 @acting_municipality_required
 def detail(request: HttpRequest, reference: str) -> HttpResponse:
     delivery = get_for_acting_municipality_or_404(
-        selectors.deliveries(request).prefetch_related("files__data_set", "files__replaced_by"),
+        selectors.deliveries(request).prefetch_related(
+            "files__data_set", "files__replaced_by", "files__reporting_period"
+        ),
         request,
         reference=reference,
     )
-    return render(request, "deliveries/detail.html", {"delivery": delivery})
+    files = list(delivery.files.all())
+    verdicts = outcomes.outcomes(files)
+    return render(
+        request,
+        "deliveries/detail.html",
+        {
+            "delivery": delivery,
+            "files": [(file, verdicts.get(file.pk)) for file in files],
+            "rejected": [
+                v for v in verdicts.values() if v.is_rejected and v.file.replacement is None
+            ],
+            "identical_to": selectors.identical_predecessor(delivery),
+        },
+    )

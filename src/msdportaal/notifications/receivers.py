@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.dispatch import receiver
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,6 +17,7 @@ from msdportaal.deliveries.signals import batch_confirmed
 from msdportaal.organisations.signals import profile_completed
 from msdportaal.periods.models import ReportingPeriod
 from msdportaal.reports.models import Report, ReportKind
+from msdportaal.reports.selectors import report_url
 from msdportaal.reports.services import report_received
 from msdportaal.transport.emails import failure_alert_email
 from msdportaal.transport.models import OutboundMessage
@@ -57,30 +57,34 @@ def _failure_alert(sender: Any, message: OutboundMessage, **kwargs: Any) -> None
 def _new_report(sender: Any, report: Report, **kwargs: Any) -> None:
     """Inside the transaction that stores the report: the notification and its e-mails
     commit with it (and a failure here makes RINIS deliver the report again)."""
-    about = (
-        (_(" over aanlevering %(ref)s") % {"ref": report.delivery.reference})
-        if report.delivery
-        else ""
-    )
+    files = report.files
+    if files:
+        about = _(" over %(sets)s (aanlevering %(ref)s)") % {
+            "sets": ", ".join(f"{f.data_set.name}, {f.file_name}" for f in files),
+            "ref": report.delivery.reference if report.delivery else "",
+        }
+    else:
+        about = ""
     notify(
         report.municipality,
         Message(
             Event.REPORT,
             f"report:{report.pk}",
-            _("Nieuw rapport van CBS: %(kind)s") % {"kind": report.get_kind_display()},
+            _("Rapport van CBS ontvangen: %(kind)s") % {"kind": report.get_kind_display()},
             _(
                 "CBS heeft een rapport gestuurd%(about)s: %(name)s. "
                 "U vindt het in het portaal onder "
                 "Rapporten."
             )
             % {"about": about, "name": report.file_name},
-            reverse("reports:inbox"),
+            report_url(report),
         ),
     )
-    if report.kind == ReportKind.IN_ORDER and report.period_code:
-        # An "op orde" report may open the consent form right away.
-        period = ReportingPeriod.objects.filter(code=report.period_code).first()
-        if period is not None:
+    if report.kind == ReportKind.IN_ORDER:
+        # An "op orde" report may open the consent form right away, for every period of
+        # the CSVs it is about (a ZIP may hold two).
+        periods = {f.reporting_period_id for f in files}
+        for period in ReportingPeriod.objects.filter(pk__in=periods):
             consent_for(
                 report.municipality,
                 period,

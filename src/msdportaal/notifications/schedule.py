@@ -13,9 +13,11 @@ from django.utils.translation import gettext as _
 from msdportaal.consent.selectors import FormStatus, form_state
 from msdportaal.deliveries.models import DeliveredFile
 from msdportaal.organisations.models import Municipality
+from msdportaal.overview.selectors import period_actions
 from msdportaal.periods.models import DataSet, ReportingPeriod
 from msdportaal.periods.services import generate_periods, open_half_years
 from msdportaal.reports.models import Report, ReportKind
+from msdportaal.reports.selectors import Outcome, outcomes_per_municipality
 from msdportaal.transport.models import MessageState, OutboundMessage
 
 from .models import Contact, Event, NotificationSettings
@@ -77,20 +79,37 @@ def window_opens(period: ReportingPeriod, today: datetime.date) -> int:
 
 
 def deadline_reminders(period: ReportingPeriod, today: datetime.date, days: list[int]) -> int:
-    """Only gemeenten still missing an expected set; an extension moves their reminders."""
+    """Gemeenten with a set still to deliver: missing, or rejected by CBS (a foutrapport).
+    The e-mail lists every open action for the period, as the overview's "Wat u nu moet
+    doen" does (overview.selectors.period_actions). An extension moves their reminders."""
     latest = max([period.deadline, *period.extensions.values_list("deadline", flat=True)])
     if not days or today > latest or (period.deadline - today).days > max(days):
         return 0
-    missing = missing_sets(period)
-    if not missing:
+    active = list(Municipality.objects.active().values_list("pk", flat=True))
+    outcomes = outcomes_per_municipality(period, active)
+    to_deliver = {
+        m
+        for m in active
+        if any(s.status in (Outcome.NOT_DELIVERED, Outcome.REJECTED) for s in outcomes[m])
+    }
+    if not to_deliver:
         return 0
     extensions = {e.municipality_id: e.deadline for e in period.extensions.all()}
     sent = 0
-    for municipality in Municipality.objects.filter(pk__in=missing).prefetch_related("contacts"):
+    for municipality in Municipality.objects.filter(pk__in=to_deliver).prefetch_related("contacts"):
         deadline = max(period.deadline, extensions.get(municipality.pk, period.deadline))
         left = (deadline - today).days
         if left not in days:
             continue
+        sets = outcomes[municipality.pk]
+        actions = period_actions(
+            municipality,
+            period,
+            sets,
+            form_state(municipality, period, today, sets),
+            deadline,
+            today,
+        )
         notify(
             municipality,
             Message(
@@ -100,16 +119,15 @@ def deadline_reminders(period: ReportingPeriod, today: datetime.date, days: list
                 % {"days": left, "code": period.code},
                 _(
                     "De deadline voor verslagperiode %(label)s is %(deadline)s. "
-                    "Van %(name)s ontbreekt nog: "
-                    "%(sets)s."
+                    "Wat %(name)s nog moet doen:"
                 )
                 % {
                     "label": period.half_year.label,
                     "deadline": _date(deadline),
                     "name": municipality.name,
-                    "sets": ", ".join(missing[municipality.pk]),
-                },
-                reverse("deliveries:upload"),
+                }
+                + "".join(f"\n- {action.text}" for action in actions),
+                reverse("overview:index"),
             ),
         )
         sent += 1
@@ -124,7 +142,8 @@ def consent_for(
 ) -> bool:
     """One gemeente's consent events for one period; True when it was told something."""
     state = form_state(municipality, period, today)
-    link = reverse("consent:forms")
+    link = reverse("consent:forms") + f"#periode-{period.code}"
+    sets = ", ".join(s.data_set.name for s in state.answerable)
     if state.status == FormStatus.OPEN and state.report is not None:
         opened_on = max(period.consent_opens, timezone.localdate(state.report.received_at))
         notify(
@@ -134,10 +153,10 @@ def consent_for(
                 f"consent_open:{period.code}",
                 _("Geef toestemming voor %(code)s") % {"code": period.code},
                 _(
-                    "CBS heeft de gegevens van %(name)s over verslagperiode %(label)s op orde "
-                    "bevonden. Geef per set aan of CBS de cijfers mag publiceren."
+                    "CBS heeft gegevens van %(name)s over verslagperiode %(label)s op orde "
+                    "bevonden (%(sets)s). Geef per set aan of CBS de cijfers mag publiceren."
                 )
-                % {"name": municipality.name, "label": period.half_year.label},
+                % {"name": municipality.name, "label": period.half_year.label, "sets": sets},
                 link,
             ),
         )
@@ -151,9 +170,10 @@ def consent_for(
                     _("Herinnering: toestemming voor %(code)s") % {"code": period.code},
                     _(
                         "Het toestemmingsformulier voor verslagperiode %(label)s staat sinds "
-                        "%(date)s klaar en is nog niet ingevuld."
+                        "%(date)s klaar en is nog niet ingevuld. U kunt toestemming geven "
+                        "voor: %(sets)s."
                     )
-                    % {"label": period.half_year.label, "date": _date(opened_on)},
+                    % {"label": period.half_year.label, "date": _date(opened_on), "sets": sets},
                     link,
                 ),
             )
@@ -185,10 +205,11 @@ def consent_events(today: datetime.date, reminder_days: list[int]) -> int:
         period = ReportingPeriod.objects.for_half_year(half_year)
         if today < period.consent_opens:
             continue
+        # A superset (an op-orde report about a CSV of the period); form_state decides.
         with_report = Municipality.objects.filter(
-            pk__in=Report.objects.filter(kind=ReportKind.IN_ORDER, period_code=period.code).values(
-                "municipality_id"
-            )
+            pk__in=Report.objects.filter(
+                kind=ReportKind.IN_ORDER, delivery__files__reporting_period=period
+            ).values("municipality_id")
         ).prefetch_related("contacts")
         sent += sum(consent_for(m, period, today, reminder_days) for m in with_report)
     return sent

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from msdportaal.organisations.decorators import acting_municipality_required
@@ -15,13 +16,33 @@ from msdportaal.organisations.scoping import (
 )
 
 from .forms import ContactForm
-from .models import Contact, Notification
+from .models import Contact, Event, Notification
+
+#: The link under a notification says where it goes (not "Bekijken" everywhere).
+LINK_TEXTS = {
+    Event.WINDOW_OPENS: gettext_lazy("Naar Aanleveren"),
+    Event.DEADLINE_REMINDER: gettext_lazy("Naar Aanleveren"),
+    Event.REPORT: gettext_lazy("Naar het rapport"),
+    Event.CONSENT_OPEN: gettext_lazy("Naar het toestemmingsformulier"),
+    Event.CONSENT_REMINDER: gettext_lazy("Naar het toestemmingsformulier"),
+    Event.CONSENT_REQUIRED_AGAIN: gettext_lazy("Naar het toestemmingsformulier"),
+}
 
 
 @acting_municipality_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    notifications = for_acting_municipality(Notification.objects.all(), request)[:200]
-    return render(request, "notifications/inbox.html", {"notifications": notifications})
+    """Opening the list reads it: what was unread is marked "Ongelezen" on this visit only,
+    and the menu's count is gone (the menu is rendered after the update)."""
+    notifications = list(for_acting_municipality(Notification.objects.all(), request)[:200])
+    unread = [n.pk for n in notifications if n.read_at is None]
+    if unread:
+        Notification.objects.filter(pk__in=unread, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+    items = [
+        (n, n.pk in unread, str(LINK_TEXTS.get(n.event) or _("Bekijken"))) for n in notifications
+    ]
+    return render(request, "notifications/inbox.html", {"items": items})
 
 
 @acting_municipality_required

@@ -14,6 +14,12 @@ phone_validator = RegexValidator(
 )
 
 
+class TelInput(forms.TextInput):
+    """``type="tel"``: the phone keypad on a phone, and the purpose for WCAG 1.3.5."""
+
+    input_type = "tel"
+
+
 class DevLoginForm(forms.Form):
     municipality = forms.ModelChoiceField(
         label=_("Gemeente"),
@@ -33,6 +39,7 @@ class DevLoginForm(forms.Form):
         label=_("Uw naam"),
         max_length=150,
         error_messages={"required": _("Vul uw naam in.")},
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(
         label=_("E-mailadres"),
@@ -40,6 +47,7 @@ class DevLoginForm(forms.Form):
             "required": _("Vul uw e-mailadres in."),
             "invalid": _("Vul een geldig e-mailadres in, zoals naam@gemeente.nl."),
         },
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
     def clean_extra_codes(self) -> list[str]:
@@ -79,12 +87,16 @@ class ChooseMunicipalityForm(forms.Form):
 
 class ProfileForm(forms.Form):
     first_name = forms.CharField(
-        label=_("Voornaam"), max_length=150, error_messages={"required": _("Vul uw voornaam in.")}
+        label=_("Voornaam"),
+        max_length=150,
+        error_messages={"required": _("Vul uw voornaam in.")},
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
         label=_("Achternaam"),
         max_length=150,
         error_messages={"required": _("Vul uw achternaam in.")},
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
     email = forms.EmailField(
         label=_("E-mailadres"),
@@ -93,6 +105,7 @@ class ProfileForm(forms.Form):
             "required": _("Vul uw e-mailadres in."),
             "invalid": _("Vul een geldig e-mailadres in, zoals naam@gemeente.nl."),
         },
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     phone = forms.CharField(
         label=_("Telefoonnummer"),
@@ -100,4 +113,5 @@ class ProfileForm(forms.Form):
         validators=[phone_validator],
         help_text=_("CBS belt u hierop als er vragen zijn over een aanlevering."),
         error_messages={"required": _("Vul uw telefoonnummer in.")},
+        widget=TelInput(attrs={"autocomplete": "tel"}),
     )

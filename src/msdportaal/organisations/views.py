@@ -127,6 +127,9 @@ def profile(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "first_time": first_time,
+            # eHerkenning gives no name or e-mail address, but a login method may (the
+            # development login does): the intro never says fields are empty when they are not.
+            "prefilled": any(form.initial.values()),
             "next": _next_url(request, ""),
             "sections": [] if first_time else profile_sections.render(request),
         },

@@ -114,3 +114,48 @@ def check_open_for_delivery(
         )
     deadline = period.deadline_for(municipality) if municipality is not None else period.deadline
     return PeriodCheck(period, late=today > deadline)
+
+
+#: From this many days before a gemeente's deadline the overview and the upload page warn.
+DEADLINE_WARNING_DAYS = 14
+
+
+@dataclass(frozen=True)
+class DeadlineWarning:
+    period: ReportingPeriod
+    deadline: datetime.date
+    days_left: int
+    #: IB granted this gemeente a later deadline than the period's.
+    extended: bool
+
+
+def deadline_warning(
+    municipality: object,
+    period: ReportingPeriod,
+    today: datetime.date | None = None,
+    deadline: datetime.date | None = None,
+) -> DeadlineWarning | None:
+    """A countdown from DEADLINE_WARNING_DAYS before the (possibly extended) deadline up to
+    the deadline itself; None outside that window or for a closed period. ``deadline``:
+    the gemeente's deadline if the caller has it already."""
+    today = today or timezone.localdate()
+    if period.is_closed:
+        return None
+    deadline = deadline or period.deadline_for(municipality)
+    left = (deadline - today).days
+    if not 0 <= left <= DEADLINE_WARNING_DAYS:
+        return None
+    return DeadlineWarning(period, deadline, left, extended=deadline != period.deadline)
+
+
+def deadline_warnings(
+    municipality: object, today: datetime.date | None = None
+) -> list[DeadlineWarning]:
+    """The warnings for the open periods (the upload page)."""
+    today = today or timezone.localdate()
+    warnings = []
+    for half_year in open_half_years(today):
+        warning = deadline_warning(municipality, get_period(half_year), today)
+        if warning is not None:
+            warnings.append(warning)
+    return warnings

@@ -8,8 +8,11 @@ class ReportsConfig(AppConfig):
     verbose_name = _("Rapporten van CBS")
 
     def ready(self) -> None:
+        from msdportaal.deliveries.outcomes import register_outcome_provider
         from msdportaal.transport.inbound import register_handler
 
+        from .selectors import file_outcomes
         from .services import store_report
 
         register_handler(store_report)
+        register_outcome_provider(file_outcomes)

@@ -43,6 +43,17 @@ class Report(models.Model):
         on_delete=models.PROTECT,
         related_name="reports",
     )
+    #: The one CSV this report is about, when CBS named it (``crossRefnummerBericht`` =
+    #: ``<ref>-n`` for a CSV in a ZIP, or a loose CSV's delivery). Empty with a delivery: the
+    #: report is about every CSV of that delivery (the whole ZIP).
+    delivered_file = models.ForeignKey(
+        "deliveries.DeliveredFile",
+        verbose_name=_("CSV-bestand"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reports",
+    )
     period_code = models.CharField(_("verslagperiode"), max_length=8, blank=True)
     file_name = models.CharField(_("bestandsnaam"), max_length=255)
     content_type = models.CharField(_("contenttype"), max_length=50)
@@ -68,6 +79,14 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.municipality} {self.get_kind_display()} {self.file_name}"
+
+    @property
+    def files(self) -> list:
+        """The CSVs this report is about: the one it names, else every CSV of its delivery
+        (a report on a ZIP is about all the sets in it)."""
+        if self.delivered_file_id is not None:
+            return [self.delivered_file]
+        return list(self.delivery.files.all()) if self.delivery_id else []
 
     @property
     def is_unread(self) -> bool:

@@ -42,33 +42,39 @@ def kind_for(functie: str) -> ReportKind:
     return ReportKind(mapping.kind) if mapping else ReportKind.OTHER
 
 
-def linked_delivery(delivered: Delivered) -> Delivery | None:
-    """A Du01 points at our message (crossRefnummer) or our reference (crossRefnummerBericht).
+def linked_target(delivered: Delivered) -> tuple[Delivery | None, DeliveredFile | None]:
+    """What the report is about: our delivery, and the one CSV when CBS named it.
 
-    Only a delivery of the same gemeente counts: a report never links across gemeenten.
+    A Du01 points at our message (``crossRefnummer``) or our reference
+    (``crossRefnummerBericht``): a delivery's reference means the whole delivery (every
+    CSV of a ZIP), a CSV's reference inside a ZIP (``<ref>-n``) that one CSV. A loose
+    CSV's delivery is that CSV. Only a delivery of the same gemeente counts: a report
+    never links across gemeenten, and a named CSV must belong to the delivery that
+    ``crossRefnummer`` points at, if it points at one.
     """
     message, municipality = delivered.message, delivered.municipality
     deliveries = Delivery.objects.filter(municipality=municipality)
+    delivery = None
     if message.cross_refnummer:
-        found = deliveries.filter(
+        delivery = deliveries.filter(
             outbound_message__referentienummer=message.cross_refnummer
         ).first()
-        if found:
-            return found
-    if message.cross_refnummer_bericht:
-        found = deliveries.filter(reference=message.cross_refnummer_bericht).first()
-        if found:
-            return found
+    named = message.cross_refnummer_bericht
+    file = None
+    if named:
         file = (
-            DeliveredFile.objects.filter(
-                municipality=municipality, reference=message.cross_refnummer_bericht
-            )
+            DeliveredFile.objects.filter(municipality=municipality, reference=named)
             .select_related("delivery")
             .first()
         )
-        if file:
-            return file.delivery
-    return None
+        if file is not None and delivery is not None and file.delivery_id != delivery.pk:
+            file = None  # the two pointers disagree: trust the message id, the whole delivery
+        if delivery is None:
+            delivery = file.delivery if file else deliveries.filter(reference=named).first()
+    if delivery is not None and file is None:
+        files = list(delivery.files.all()[:2])
+        file = files[0] if len(files) == 1 else None
+    return delivery, file
 
 
 def store_report(delivered: Delivered) -> None:
@@ -105,17 +111,21 @@ def store_report(delivered: Delivered) -> None:
     stored_name = default_storage.save(f"reports/{now:%Y/%m}/{uuid.uuid4().hex}", upload)
     upload.close()
     try:
-        delivery = linked_delivery(delivered)
-        period_codes = (
-            sorted(set(delivery.files.values_list("reporting_period__code", flat=True)))
-            if delivery
-            else []
-        )
+        delivery, file = linked_target(delivered)
+        if file is not None:
+            period_codes = [file.reporting_period.code]
+        elif delivery is not None:
+            period_codes = sorted(
+                set(delivery.files.values_list("reporting_period__code", flat=True))
+            )
+        else:
+            period_codes = []
         report = Report.objects.create(
             municipality=delivered.municipality,
             kind=kind_for(message.functie),
             functie=message.functie,
             delivery=delivery,
+            delivered_file=file,
             period_code=period_codes[0] if len(period_codes) == 1 else "",
             file_name=_SAFE_NAME.sub("_", name or "rapport.pdf")[:255],
             content_type=content_type or "application/pdf",

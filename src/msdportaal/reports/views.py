@@ -16,7 +16,12 @@ from .services import download_response
 
 @acting_municipality_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    reports = for_acting_municipality(Report.objects.select_related("delivery"), request)
+    reports = for_acting_municipality(
+        Report.objects.select_related("delivery", "delivered_file__data_set").prefetch_related(
+            "delivery__files__data_set"
+        ),
+        request,
+    )
     return render(request, "reports/inbox.html", {"reports": reports})
 
 

@@ -47,9 +47,9 @@ def _one_round(client: Client, municipality: Municipality, n: int) -> None:
     for names, period in ((current, CURRENT), (previous, PREVIOUS)):
         for i, delivery in enumerate(upload_and_confirm(client, *[csv_file(n) for n in names])):
             kind = ReportKind.ERROR if i == 0 and n % 2 else ReportKind.IN_ORDER
-            cbs = report(municipality, period, kind=kind, file_name=f"rapport-{n}-{i}.pdf")
-            cbs.delivery = delivery
-            cbs.save()
+            report(
+                municipality, period, kind=kind, file_name=f"rapport-{n}-{i}.pdf", delivery=delivery
+            )
         notify(
             municipality,
             Message(

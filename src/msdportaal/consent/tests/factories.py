@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import uuid
 from typing import Any
@@ -10,9 +11,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from msdportaal.consent.models import ConsentForm
-from msdportaal.organisations.models import Municipality
+from msdportaal.core.references import allocate_reference
+from msdportaal.deliveries.models import DeliveredFile, Delivery, FileKind, UploadBatch
+from msdportaal.organisations.models import Municipality, User
+from msdportaal.periods.calendar import HalfYear
+from msdportaal.periods.models import DataSet, ReportingPeriod
 from msdportaal.reports.models import Report, ReportKind
 from msdportaal.reports.tests.helpers import SAMPLE_PDF
 from msdportaal.transport.models import ReceivedMessage
@@ -27,23 +33,113 @@ SETS = {
 }
 
 
+def delivered(municipality: Municipality, period_code: str) -> list[DeliveredFile]:
+    """Every set of the period in force for the gemeente: the CSVs already delivered, and
+    one ZIP-like delivery (straight into the database) holding the sets still missing."""
+    period = ReportingPeriod.objects.for_half_year(HalfYear.from_code(period_code))
+    files = []
+    missing = []
+    for data_set in DataSet.objects.all():
+        code = data_set.period_code(period.half_year)
+        if code is None:
+            continue
+        current = (
+            DeliveredFile.objects.filter(
+                municipality=municipality,
+                data_set=data_set,
+                period_code=code,
+                replaced_by__isnull=True,
+            )
+            .order_by("-delivery__uploaded_at", "-pk")
+            .first()
+        )
+        if current is not None:
+            files.append(current)
+        else:
+            missing.append((data_set, code))
+    if missing:
+        now = timezone.now()
+        user, _created = User.objects.get_or_create(
+            username=f"cbs-test-{municipality.code}",
+            defaults={"identity_pseudonym": f"cbs-test-{municipality.code}"},
+        )
+        batch = UploadBatch.objects.create(
+            municipality=municipality, uploaded_by=user, confirmed_at=now
+        )
+        # Not in today's series: a test that counts references must not see this one.
+        reference = allocate_reference(datetime.datetime(1999, 1, 1, tzinfo=datetime.UTC), "test")
+        delivery = Delivery.objects.create(
+            reference=reference,
+            municipality=municipality,
+            batch=batch,
+            kind=FileKind.ZIP,
+            file_name=f"MSD_{municipality.code}_{period_code}.zip",
+            size=1000,
+            sha256=hashlib.sha256(reference.encode()).hexdigest(),
+            stored_name="",
+            uploaded_by=user,
+            uploaded_by_name="Testgebruiker",
+            uploaded_at=now,
+        )
+        for position, (data_set, code) in enumerate(missing, start=1):
+            files.append(
+                DeliveredFile.objects.create(
+                    delivery=delivery,
+                    reference=f"{reference}-{position}",
+                    position=position,
+                    file_name=f"MSD_{data_set.file_name_token}_{municipality.code}_{code}.csv",
+                    size=100,
+                    municipality=municipality,
+                    data_set=data_set,
+                    period_code=code,
+                    reporting_period=period,
+                )
+            )
+    return files
+
+
 def report(
     municipality: Municipality,
     period_code: str,
     *,
     kind: ReportKind = ReportKind.IN_ORDER,
     file_name: str = "rapport-op-orde.pdf",
+    delivery: Delivery | None = None,
+    file: DeliveredFile | None = None,
 ) -> Report:
-    """A CBS report as the inbound endpoint stores it (without going through RINIS)."""
+    """A CBS report as the inbound endpoint stores it (without going through RINIS).
+
+    About ``file`` (one CSV), or ``delivery`` (all its CSVs); with neither, CBS's verdict
+    on every set of the period: the sets not yet delivered are delivered first
+    (:func:`delivered`), and each delivery in force gets the report. Returns the last one.
+    """
+    if file is not None or delivery is not None:
+        targets = [(file.delivery if file is not None else delivery, file)]
+    else:
+        deliveries = {f.delivery_id: f.delivery for f in delivered(municipality, period_code)}
+        targets = [(d, None) for d in deliveries.values()]
+    reports = [_stored_report(municipality, period_code, kind, file_name, d, f) for d, f in targets]
+    return reports[-1]
+
+
+def _stored_report(
+    municipality: Municipality,
+    period_code: str,
+    kind: ReportKind,
+    file_name: str,
+    delivery: Delivery | None,
+    file: DeliveredFile | None,
+) -> Report:
     functie = {"op_orde": "MSDOPORDE", "foutrapport": "MSDFOUTRAPPORT"}.get(kind, "MSDRAPPORT")
     received = ReceivedMessage.objects.create(
         zender_organisatie="CBS",
         referentienummer=str(uuid.uuid4()),
         fingerprint=hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
-        berichtcode="Di01",
+        berichtcode="Du01",
         functie=functie,
         municipality=municipality,
         bestandsnaam=file_name,
+        cross_refnummer_bericht=file.reference if file is not None else "",
         answer_referentienummer=str(uuid.uuid4()),
         answer_tijdstip="20261129100000000",
     )
@@ -52,6 +148,8 @@ def report(
         municipality=municipality,
         kind=kind,
         functie=functie,
+        delivery=delivery,
+        delivered_file=file,
         period_code=period_code,
         file_name=file_name,
         content_type="application/pdf",

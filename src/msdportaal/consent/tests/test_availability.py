@@ -113,11 +113,28 @@ def test_submitted_then_a_correction_makes_it_required_again(client_a: Client, m
     assert state.needs_action
     assert state.correction.delivery == correction
     assert state.latest == first
+    # The corrected set waits for its own report: it cannot be answered yet.
+    assert [s.data_set.code for s in state.answerable] == [
+        "WMO_BASIS",
+        "WMO_KOSTEN",
+        "WMO_FACULTATIEF",
+        "KOSTEN_SBO",
+    ]
 
-    second = submit(client_a, PREVIOUS)
+    second = submit(client_a, PREVIOUS, {"KOSTEN_JW": ""})
     state = form_state(municipality_a, period(PREVIOUS), TODAY)
     assert state.status == FormStatus.SUBMITTED
     assert state.latest == second
+
+    # CBS finds the correction in order: that set now needs a decision too.
+    report(municipality_a, PREVIOUS, delivery=correction)
+    state = form_state(municipality_a, period(PREVIOUS), TODAY)
+    assert state.status == FormStatus.REQUIRED_AGAIN
+    assert state.correction is None
+    assert [s.data_set.code for s in state.new_sets] == ["KOSTEN_JW"]
+    third = submit(client_a, PREVIOUS)
+    assert form_state(municipality_a, period(PREVIOUS), TODAY).status == FormStatus.SUBMITTED
+    assert third.consents.count() == 5
 
 
 # --- what the page says -----------------------------------------------------------------
@@ -133,9 +150,11 @@ def test_without_an_op_orde_report_the_page_explains_why_there_is_no_form(client
         html = side(page, code)
         assert "<form" not in html
         assert (
-            "U kunt voor deze periode nog geen toestemming geven: CBS heeft nog geen rapport "
-            "gestuurd waarin staat dat uw gegevens op orde zijn." in text(html)
+            "U kunt voor deze periode nog geen toestemming geven: CBS heeft nog geen set van u "
+            "op orde bevonden." in text(html)
         )
+        # Per set, why not.
+        assert "WMO basisset (" + code + "): niet aangeleverd voor deze periode." in text(html)
     assert "U heeft nog geen toestemming doorgegeven." in page
 
 
@@ -147,7 +166,7 @@ def test_only_the_period_with_an_op_orde_report_has_a_form(client_a: Client, mun
     assert "<form" in previous
     # One ja/nee question per set of the period, with the question from the admin.
     assert previous.count('type="radio"') == 10
-    assert "Geeft u CBS toestemming om de cijfers van uw gemeente over de kosten sbo" in previous
+    assert "Geeft u CBS toestemming om de cijfers van uw gemeente over de Kosten SBO" in previous
     assert "Kosten SBO, periodecode 2025JJ00." in text(previous)
     # Prefilled from the profile.
     assert 'value="Fatima de Vries"' in previous
@@ -200,7 +219,7 @@ def test_a_post_without_an_op_orde_report_is_refused(client_a: Client):
     response = client_a.post(FORMS_URL, form_data(CURRENT))
     assert response.status_code == 302
     page = client_a.get(response["Location"]).content.decode()
-    assert "heeft CBS nog geen rapport gestuurd waarin staat dat uw gegevens op orde zijn" in page
+    assert "heeft CBS nog geen set van u op orde bevonden" in page
     assert not ConsentForm.objects.exists()
 
 
@@ -228,7 +247,7 @@ def test_missing_answers_and_bad_contact_details_get_dutch_messages(
     assert response.status_code == 400
     html = side(response.content.decode(), CURRENT)
     assert "Er is een probleem" in html
-    assert "Kies ja of nee." in html
+    assert "Kies ja of nee voor de WMO kostenset." in html
     assert 'href="#id_2026HJ01-set_WMO_KOSTEN_0"' in html  # the summary links to the question
     assert "Vul de naam in van degene die besluit." in html
     assert "Vul een geldig e-mailadres in, zoals naam@gemeente.nl." in html

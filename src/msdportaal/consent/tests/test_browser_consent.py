@@ -56,7 +56,11 @@ def test_give_consent_for_the_previous_period_with_the_keyboard(
     logged_in_page.axe()
     summary = page.locator(f"{side(PREVIOUS)} .msd-error-summary").inner_text()
     assert "Er is een probleem" in summary
-    assert summary.count("Kies ja of nee.") == 5
+    assert summary.count("Kies ja of nee voor de ") == 5
+    assert "Kies ja of nee voor de Kosten SBO." in summary  # short: not the whole question
+    assert "Geeft u CBS" not in summary
+    # The focus moved to the summary.
+    assert page.evaluate("document.activeElement.classList.contains('msd-error-summary')")
     assert not ConsentForm.objects.exists()
 
     # Ja for every set but Kosten jeugdwet (Space picks the first option, ArrowDown the next).
@@ -79,8 +83,12 @@ def test_give_consent_for_the_previous_period_with_the_keyboard(
     assert page.get_by_role("heading", level=1).inner_text() == "Controleer uw antwoorden"
     content = page.locator("main").inner_text()
     assert "verslagperiode 2025, 2e halfjaar (2025HJ02)" in content
-    assert re.search(r"Kosten jeugdwet \(2025JJ00\)\s+Nee", content)
-    assert re.search(r"Kosten SBO \(2025JJ00\)\s+Ja", content)
+    # Check-answers order: the question, the answer, "Wijzigen".
+    assert re.search(
+        r"over de Kosten jeugdwet te publiceren\?\s+Kosten jeugdwet, 2025JJ00\s+Nee\s+Wijzigen",
+        content,
+    )
+    assert re.search(r"over de Kosten SBO te publiceren\?\s+Kosten SBO, 2025JJ00\s+Ja", content)
     assert "030 765 43 21" in content
     assert not ConsentForm.objects.submitted().exists()
 

@@ -104,5 +104,5 @@ def test_an_op_orde_report_opens_the_form_at_once(
     sweep_stored_emails()
     assert sorted(subjects(mailbox)) == [
         "MSD Portaal: Geef toestemming voor 2025HJ02",
-        "MSD Portaal: Nieuw rapport van CBS: Inhoudelijk rapport: op orde",
+        "MSD Portaal: Rapport van CBS ontvangen: Inhoudelijk rapport: op orde",
     ]

@@ -274,7 +274,7 @@ def test_a_new_report_notifies(
     (message,) = mailbox.to("anna@amsterdam.example")
     assert (
         message["Subject"]
-        == "MSD Portaal: Nieuw rapport van CBS: Foutrapport (technische controle)"
+        == "MSD Portaal: Rapport van CBS ontvangen: Foutrapport (technische controle)"
     )
     assert Notification.objects.get(municipality=municipality_a).event == Event.REPORT
 
@@ -287,7 +287,14 @@ def test_notification_list_and_count(client_a, user_a, municipality_a, fixed_tod
     assert 'class="msd-badge">1<' in page
     inbox = client_a.get(reverse("notifications:inbox")).content.decode()
     assert "Aanleveren voor 2026HJ02 kan vanaf vandaag" in inbox
-    client_a.post(reverse("notifications:mark_read"))
+    # Opening the list reads it: this visit still marks what was new, the menu's count is gone.
+    assert "Ongelezen</span> Aanleveren voor 2026HJ02" in inbox
+    assert "msd-badge" not in inbox
+    assert "msd-badge" not in client_a.get(reverse("overview:index")).content.decode()
+    again = client_a.get(reverse("notifications:inbox")).content.decode()
+    assert "Ongelezen" not in again
+    assert "Naar Aanleveren" in again  # the link says where it goes
+    client_a.post(reverse("notifications:mark_read"))  # still answers (nothing left to mark)
     assert "msd-badge" not in client_a.get(reverse("overview:index")).content.decode()
 
 

@@ -26,7 +26,7 @@ def create(apps, schema_editor):
                 "file_name_token": token,
                 "naming_pattern": rf"^MSD_{token}_(?P<gemeentecode>\d{{4}})_{period}\.csv$",
                 "naming_mode": "enforce",
-                "consent_question": QUESTION.format(name=name.lower()),
+                "consent_question": QUESTION.format(name=name),
                 "order": order,
             },
         )

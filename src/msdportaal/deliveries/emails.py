@@ -32,5 +32,7 @@ def receipt_email(batch: UploadBatch) -> dict[str, Any]:
             "deliveries": deliveries,
             "user": user,
             "municipality": batch.municipality,
+            # The subject counts CSVs, as the gemeente does: a ZIP with three is three.
+            "csv_count": sum(len(d.files.all()) for d in deliveries),
         },
     }

@@ -30,7 +30,7 @@ class Action:
 
     text: str
     links: tuple[Link, ...] = ()
-    tone: str = "warning"  # warning | error
+    tone: str = "warning"  # warning | error (info only for "nothing to do")
 
 
 CONSENT_TEXT = {
@@ -69,6 +69,13 @@ class PeriodStatus:
     @property
     def rejected(self) -> list[SetOutcome]:
         return [s for s in self.sets if s.status == Outcome.REJECTED]
+
+    @property
+    def next_step(self) -> Action | None:
+        """The first open action, or what to expect: a one-line summary (the API)."""
+        if self.actions:
+            return self.actions[0]
+        return Action(self.calm, tone="info") if self.calm else None
 
     @property
     def has_errors(self) -> bool:

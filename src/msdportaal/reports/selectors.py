@@ -92,6 +92,11 @@ class SetOutcome:
     status: Outcome
 
     @property
+    def current(self) -> DeliveredFile | None:
+        """The CSV in force (the overview's older name for ``file``; the API reads it)."""
+        return self.file
+
+    @property
     def label(self) -> str:
         return str(LABELS[self.status])
 

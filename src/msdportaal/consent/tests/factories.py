@@ -34,8 +34,8 @@ SETS = {
 
 
 def delivered(municipality: Municipality, period_code: str) -> list[DeliveredFile]:
-    """Every set of the period in force for the gemeente: the CSVs already delivered, and
-    one ZIP-like delivery (straight into the database) holding the sets still missing."""
+    """The gemeente's CSVs in force for the period; when it has none, first one ZIP-like
+    delivery (straight into the database) holding every set of the period."""
     period = ReportingPeriod.objects.for_half_year(HalfYear.from_code(period_code))
     files = []
     missing = []
@@ -57,7 +57,7 @@ def delivered(municipality: Municipality, period_code: str) -> list[DeliveredFil
             files.append(current)
         else:
             missing.append((data_set, code))
-    if missing:
+    if missing and not files:
         now = timezone.now()
         user, _created = User.objects.get_or_create(
             username=f"cbs-test-{municipality.code}",
@@ -109,9 +109,9 @@ def report(
 ) -> Report:
     """A CBS report as the inbound endpoint stores it (without going through RINIS).
 
-    About ``file`` (one CSV), or ``delivery`` (all its CSVs); with neither, CBS's verdict
-    on every set of the period: the sets not yet delivered are delivered first
-    (:func:`delivered`), and each delivery in force gets the report. Returns the last one.
+    About ``file`` (one CSV), or ``delivery`` (all its CSVs); with neither, about every
+    delivery in force for the period, after delivering all its sets if the gemeente has
+    delivered nothing for it yet (:func:`delivered`). Returns the last report made.
     """
     if file is not None or delivery is not None:
         targets = [(file.delivery if file is not None else delivery, file)]

@@ -193,9 +193,10 @@ def test_a_reference_is_never_one_a_delivery_already_has(client_a: Client, munic
     from .factories import fill_in
 
     (delivery,) = upload_and_confirm(client_a, csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
-    report(municipality_a, CURRENT)
-    fill_in(client_a, CURRENT)
-    fill_in(client_a, CURRENT)
+    report(municipality_a, CURRENT)  # about that delivery: only the WMO basisset is asked
+    only_basis = {"WMO_KOSTEN": "", "WMO_FACULTATIEF": ""}
+    assert fill_in(client_a, CURRENT, only_basis).status_code == 302
+    assert fill_in(client_a, CURRENT, only_basis).status_code == 302
     first, second = ConsentForm.objects.order_by("created_at")
     moment = delivery.uploaded_at
     assert delivery.reference.endswith("-001")

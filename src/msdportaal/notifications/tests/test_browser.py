@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from msdportaal.conftest import browser_login
@@ -19,7 +21,7 @@ def test_overview_notifications_and_contacts(logged_in_page, user_a, fixed_today
     assert page.get_by_role(
         "heading", name="Verslagperiode 2026, 2e halfjaar (2026HJ02)"
     ).is_visible()
-    assert "Wat u nu moet doen:" in page.content()
+    assert "Wat u nu moet doen" in page.content()
     nav = page.get_by_role("navigation", name="Hoofdmenu")
     assert "Meldingen 1 nieuw" in nav.inner_text().replace("\n", " ")
 
@@ -27,12 +29,20 @@ def test_overview_notifications_and_contacts(logged_in_page, user_a, fixed_today
     page.wait_for_url("**/meldingen/")
     logged_in_page.axe()
     assert page.get_by_role(
-        "heading", name="Nieuw Aanleveren voor 2026HJ02 kan vanaf vandaag"
+        "heading", name="Ongelezen Aanleveren voor 2026HJ02 kan vanaf vandaag"
     ).is_visible()
-    page.get_by_role("button", name="Alles als gelezen markeren").click()
+    # Opening the list read it: the menu's count is gone at once.
+    assert "msd-badge" not in page.content()
+    # The link says where it goes, with the notification's title for screen readers.
+    page.get_by_role(
+        "link", name=re.compile(r"^Naar Aanleveren\W+Aanleveren voor 2026HJ02 kan vanaf vandaag")
+    ).click()
+    page.wait_for_url("**/aanleveren/")
+    logged_in_page.axe()
+    nav.get_by_role("link", name="Meldingen").click()
     page.wait_for_url("**/meldingen/")
     logged_in_page.axe()
-    assert "msd-badge" not in page.content()
+    assert "Ongelezen" not in page.content()
 
     page.get_by_role("link", name="Wie krijgt meldingen per e-mail?").click()
     page.wait_for_url("**/meldingen/ontvangers/")

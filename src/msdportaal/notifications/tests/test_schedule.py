@@ -341,3 +341,38 @@ def test_contacts_are_managed_per_gemeente(client_a, user_b, municipality_b):
         == 404
     )
     assert Contact.objects.filter(pk=colleague.pk).exists()
+
+
+def test_a_reminder_says_what_the_overview_says(
+    two_gemeenten, client_a, user_a, fixed_today, mailbox
+):
+    """A gemeente with everything delivered but one set rejected is reminded too, with the
+    exact file to deliver again; one missing sets hears which files are still due."""
+    from msdportaal.consent.tests.factories import report
+    from msdportaal.reports.models import ReportKind
+
+    amsterdam, _utrecht = two_gemeenten
+    fixed_today.move_to("2027-01-10T10:00:00+01:00")
+    client_a.force_login(user_a, backend=MUNICIPAL_BACKEND)
+    deliver_everything_for(client_a, "0363", "2026HJ02", "2026JJ00")
+    kosten = amsterdam.deliveries.get(file_name="MSD_WMO-KOSTEN_0363_2026HJ02.csv")
+    report(amsterdam, "2026HJ02", delivery=kosten, kind=ReportKind.ERROR)
+    mailbox.clear()
+    fixed_today.move_to("2027-03-17T07:00:00+01:00")  # 14 days before 31 March
+    run_daily()
+    (anna,) = mailbox.to("anna@amsterdam.example")
+    assert anna["Subject"] == "MSD Portaal: Nog 14 dag(en) tot de deadline van 2026HJ02"
+    body = anna.get_body(("plain",)).get_content()
+    assert "Wat Amsterdam nog moet doen:" in body
+    assert "- CBS heeft MSD_WMO-KOSTEN_0363_2026HJ02.csv afgekeurd (WMO kostenset)." in body
+    assert "/overzicht/" in body
+    (bert,) = mailbox.to("bert@utrecht.example")
+    body = bert.get_body(("plain",)).get_content()
+    assert (
+        "- Lever de WMO basisset aan vóór of op 31 maart 2027 (MSD_WMO-BASIS_0344_2026HJ02.csv)."
+        in body
+    )
+    assert (
+        "- Lever de Kosten SBO aan vóór of op 31 maart 2027 (MSD_KOSTEN-SBO_0344_2026JJ00.csv)."
+        in body
+    )

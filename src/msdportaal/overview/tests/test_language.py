@@ -30,10 +30,10 @@ def test_the_overview_is_dutch_for_a_browser_that_asks_for_english(client_a):
     assert response.status_code == 200
     assert '<html lang="nl"' in page
     # The deadline of 2026HJ01 (30 September) and the upload of today (29 November):
-    # Dutch month names, abbreviated in lower case as Dutch does ("29 nov 2026", not the
-    # "29 Nov 2026" of Django's "M", which looks English).
+    # Dutch month names in lower case, written out as in every table ("29 november 2026
+    # 10:00", core's msd_datetime), never the "29 Nov 2026" of Django's "M".
     assert "De deadline was 30 september 2026." in page
-    assert "29 nov 2026" in page
+    assert "29 november 2026 10:0" in page
     assert delivery.reference in page
     assert not ENGLISH_DATE.search(page), ENGLISH_DATE.search(page)
 

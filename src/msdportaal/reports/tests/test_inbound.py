@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from django.test import Client
@@ -221,3 +222,63 @@ def test_the_server_stays_responsive_after_hostile_input(rinis, db):
     )
     assert post(Client(), (bomb, "x"), rinis).status_code == 500
     assert post(Client(), di01("0363"), rinis).status_code == 200
+
+
+def test_a_report_on_a_zip_names_its_sets_and_one_on_a_csv_only_that_one(
+    client_a: Client, rinis, municipality_a, django_capture_on_commit_callbacks
+):
+    from msdportaal.deliveries.tests.factories import csv_bytes, zip_file
+    from msdportaal.notifications.models import Event, Notification
+
+    names = [f"MSD_WMO-{s}_0363_{CURRENT}.csv" for s in ("BASIS", "KOSTEN", "FACULTATIEF")]
+    (delivery,) = upload_and_confirm(client_a, zip_file("wmo.zip", {n: csv_bytes() for n in names}))
+    message = delivery.outbound_message.referentienummer
+    with django_capture_on_commit_callbacks(execute=True):
+        post(Client(), du01("0363", cross_refnummer=message), rinis)
+        post(
+            Client(),
+            du01(
+                "0363",
+                cross_refnummer=message,
+                cross_refnummer_bericht=f"{delivery.reference}-3",
+                functie="MSDFOUTRAPPORT",
+            ),
+            rinis,
+        )
+    whole, one = Report.objects.order_by("pk")
+    assert whole.delivered_file is None
+    assert [f.file_name for f in whole.files] == names
+    assert one.delivered_file.file_name == names[2]
+    assert [f.file_name for f in one.files] == [names[2]]
+
+    inbox = client_a.get(reverse("reports:inbox")).content.decode()
+    rows = dict(re.findall(r'<tr[^>]*id="rapport-(\d+)"[^>]*>(.*?)</tr>', inbox, re.S))
+    for name in ("WMO basisset", "WMO kostenset", "WMO facultatieve set", *names):
+        assert name in rows[str(whole.pk)]
+    assert "over het hele ZIP-bestand wmo.zip" in rows[str(whole.pk)]
+    assert "WMO facultatieve set" in rows[str(one.pk)]
+    assert "WMO basisset" not in rows[str(one.pk)]
+    assert f"{delivery.reference}-3" in rows[str(one.pk)]
+
+    # The notification goes to that very report.
+    links = set(Notification.objects.filter(event=Event.REPORT).values_list("link", flat=True))
+    assert links == {f"/rapporten/#rapport-{whole.pk}", f"/rapporten/#rapport-{one.pk}"}
+
+
+def test_a_named_csv_of_another_delivery_does_not_count(client_a: Client, rinis):
+    first, second = upload_and_confirm(
+        client_a,
+        make_csv(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"),
+        make_csv(f"MSD_WMO-KOSTEN_0363_{CURRENT}.csv"),
+    )
+    post(
+        Client(),
+        du01(
+            "0363",
+            cross_refnummer=first.outbound_message.referentienummer,
+            cross_refnummer_bericht=second.reference,  # disagrees: the message id wins
+        ),
+        rinis,
+    )
+    report = Report.objects.get()
+    assert (report.delivery, report.delivered_file) == (first, first.files.get())

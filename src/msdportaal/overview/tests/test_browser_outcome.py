@@ -15,7 +15,7 @@ from msdportaal.conftest import MUNICIPAL_BACKEND
 from msdportaal.consent.tests.factories import CURRENT, PREVIOUS, report
 from msdportaal.deliveries.tests.factories import csv_bytes, zip_file
 from msdportaal.deliveries.tests.test_upload import upload_and_confirm
-from msdportaal.notifications.models import Event
+from msdportaal.notifications.models import Contact, Event
 from msdportaal.notifications.services import Message, notify
 from msdportaal.reports.models import ReportKind
 from msdportaal.reports.selectors import report_url
@@ -56,6 +56,12 @@ def history(user_a, municipality_a):
         file_name="foutrapport-wmo-kosten.pdf",
     )
     report(municipality_a, PREVIOUS)
+    Contact.objects.create(
+        municipality=municipality_a,
+        name="Fatima de Vries",
+        email="fatima.de.vries@amsterdam.example",
+        events=[Event.REPORT],
+    )
     notify(
         municipality_a,
         Message(
@@ -117,6 +123,10 @@ def test_the_outcome_leads_every_page_without_overflow(logged_in_page, history, 
     current = page.locator('section[data-period="2026HJ01"]')
     assert current.locator('input[name="2026HJ01-set_WMO_KOSTEN"]').count() == 0
     assert "afgekeurd door CBS" in current.inner_text()
+
+    check(logged_in_page, "/meldingen/ontvangers/")
+    page = check(logged_in_page, "/aanleveren/")
+    assert "Lever hier uw CSV-bestanden aan" in page.locator("main").inner_text()
 
     page = check(logged_in_page, "/meldingen/")
     nav = page.get_by_role("navigation", name="Hoofdmenu")

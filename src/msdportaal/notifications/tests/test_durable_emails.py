@@ -268,7 +268,7 @@ def test_a_report_that_arrives_while_the_mail_server_is_away_is_announced_once_i
     fixed_today.shift(LATER)
     assert sweep_stored_emails() == 0
     assert [s.strip() for s in subjects(mailbox, "anna@amsterdam.example")] == [
-        "MSD Portaal: Nieuw rapport van CBS: Foutrapport (technische controle)"
+        "MSD Portaal: Rapport van CBS ontvangen: Foutrapport (technische controle)"
     ]
 
 
@@ -346,8 +346,8 @@ def test_a_contact_of_two_gemeenten_hears_about_each(
         m.get_body(("plain",)).get_content() for m in mailbox.to("leverancier@software.example")
     ]
     assert len(bodies) == 2
-    assert sorted("Van Amsterdam ontbreekt" in b for b in bodies) == [False, True]
-    assert sorted("Van Utrecht ontbreekt" in b for b in bodies) == [False, True]
+    assert sorted("Wat Amsterdam nog moet doen:" in b for b in bodies) == [False, True]
+    assert sorted("Wat Utrecht nog moet doen:" in b for b in bodies) == [False, True]
 
 
 def test_a_refusal_that_is_about_the_mail_server_is_retried(
@@ -426,7 +426,7 @@ def test_a_subject_says_the_name_as_it_is(
     sweep_stored_emails()
     (message,) = mailbox.to(user.email)
     assert message["Subject"].strip() == (
-        "Ontvangstbevestiging aanlevering 's-Hertogenbosch (1 bestand)"
+        "Ontvangstbevestiging aanlevering 's-Hertogenbosch (1 CSV-bestand)"
     )
 
 

@@ -359,7 +359,7 @@ def test_a_reminder_says_what_the_overview_says(
     report(amsterdam, "2026HJ02", delivery=kosten, kind=ReportKind.ERROR)
     mailbox.clear()
     fixed_today.move_to("2027-03-17T07:00:00+01:00")  # 14 days before 31 March
-    run_daily()
+    run_daily_and_send()
     (anna,) = mailbox.to("anna@amsterdam.example")
     assert anna["Subject"] == "MSD Portaal: Nog 14 dag(en) tot de deadline van 2026HJ02"
     body = anna.get_body(("plain",)).get_content()

@@ -191,7 +191,9 @@ def append(
     _take_lease(upload, offset)
     try:
         received = 0
-        digest = CHECKSUM_ALGORITHMS[checksum.algorithm]() if checksum else hashlib.sha256()
+        # Only a part with Upload-Checksum is hashed here; the file's SHA-256 is taken once,
+        # when the parts are joined (assemble).
+        digest = CHECKSUM_ALGORITHMS[checksum.algorithm]() if checksum else None
         with tempfile.TemporaryFile(dir=ensure_upload_temp_dir()) as part:
             complete = True
             while received < length:
@@ -203,9 +205,10 @@ def append(
                     complete = False
                     break
                 part.write(chunk)
-                digest.update(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 received += len(chunk)
-            if checksum is not None and (not complete or digest.digest() != checksum.digest):
+            if digest is not None and (not complete or digest.digest() != checksum.digest):
                 if complete:
                     raise Problem(
                         460,

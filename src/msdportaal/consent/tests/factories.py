@@ -71,15 +71,18 @@ def delivered(municipality: Municipality, period_code: str) -> list[DeliveredFil
         )
         # Not in today's series: a test that counts references must not see this one.
         reference = allocate_reference(datetime.datetime(1999, 1, 1, tzinfo=datetime.UTC), "test")
+        # A real delivery always has its file: an inventory or retention run must find it.
+        content = f"testaanlevering {reference}".encode()
+        stored_name = default_storage.save(f"deliveries/test/{reference}.zip", ContentFile(content))
         delivery = Delivery.objects.create(
             reference=reference,
             municipality=municipality,
             batch=batch,
             kind=FileKind.ZIP,
             file_name=f"MSD_{municipality.code}_{period_code}.zip",
-            size=1000,
-            sha256=hashlib.sha256(reference.encode()).hexdigest(),
-            stored_name="",
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            stored_name=stored_name,
             uploaded_by=user,
             uploaded_by_name="Testgebruiker",
             uploaded_at=now,

@@ -7,6 +7,9 @@ from rest_framework import serializers
 #: The steps of a delivery on its way to CBS (``status`` and the timeline's ``stap``).
 DELIVERY_STEPS = ["ontvangen", "doorgestuurd", "nieuwe-poging", "afgeleverd", "mislukt"]
 UPLOAD_STATES = ["bezig", "geweigerd", "klaar-om-te-bevestigen", "bevestigd", "vervallen"]
+#: CBS's verdict per CSV (reports.selectors.SetOutcome.code); "niet-doorgestuurd": the
+#: outbox gave up, CBS has not got the file and IB is on it.
+OUTCOMES = ["niet-aangeleverd", "wacht-op-cbs", "op-orde", "afgekeurd", "niet-doorgestuurd"]
 CONSENT_STATES = [
     "gesloten",
     "nog-niet-open",
@@ -32,6 +35,14 @@ class ExpectedSetSerializer(serializers.Serializer):
     referentie = serializers.CharField(allow_null=True)
     doorsturen = serializers.CharField(allow_null=True, help_text="Stand van het doorsturen.")
     rapport = serializers.CharField(allow_null=True, help_text="Soort van het laatste rapport.")
+    uitkomst = serializers.ChoiceField(
+        choices=OUTCOMES,
+        help_text="Wat CBS van de set vond, volgens het eigen laatste rapport van deze CSV "
+        "(foutrapport of op-orde-rapport): zoals de kolom Uitkomst in het portaal.",
+    )
+    uitkomst_rapport = serializers.IntegerField(
+        allow_null=True, help_text="Id van het rapport waarop de uitkomst rust."
+    )
 
 
 class ExpectedPeriodSerializer(serializers.Serializer):
@@ -65,6 +76,7 @@ class DeliveredFileSerializer(serializers.Serializer):
     periodecode = serializers.CharField()
     grootte = serializers.IntegerField()
     vervangen = serializers.BooleanField()
+    uitkomst = serializers.ChoiceField(choices=OUTCOMES[1:], help_text="Zie de verwachte sets.")
 
 
 class DeliverySerializer(serializers.Serializer):

@@ -30,6 +30,7 @@ from msdportaal.organisations.scoping import (
 from msdportaal.overview.selectors import period_overview
 from msdportaal.periods.services import open_half_years
 from msdportaal.reports.models import Report
+from msdportaal.reports.selectors import SetOutcome, outcome_of
 from msdportaal.reports.services import download_response
 from msdportaal.transport.models import MessageState
 
@@ -132,6 +133,8 @@ class ExpectedView(GemeenteAPIView):
                         if s.current
                         else None,
                         "rapport": s.report.kind if s.report else None,
+                        "uitkomst": s.code,
+                        "uitkomst_rapport": s.report.pk if s.report else None,
                     }
                 )
             result.append(
@@ -192,6 +195,11 @@ def _report_summary(report: Report, code: str) -> dict[str, object]:
 
 def _delivery(delivery: Delivery, code: str) -> dict[str, object]:
     message = delivery.outbound_message
+    reports = sorted(delivery.reports.all(), key=lambda r: (r.received_at, r.pk))
+    outcomes = {}
+    for f in delivery.files.all():
+        status, report = outcome_of(f, reports)
+        outcomes[f.pk] = SetOutcome(f.data_set, f.period_code, f, report, status)
     return {
         "referentie": delivery.reference,
         "bestandsnaam": delivery.file_name,
@@ -210,13 +218,12 @@ def _delivery(delivery: Delivery, code: str) -> dict[str, object]:
                 "periodecode": f.period_code,
                 "grootte": f.size,
                 "vervangen": hasattr(f, "replaced_by"),
+                "uitkomst": outcomes[f.pk].code,
             }
             for f in delivery.files.all()
         ],
         "tijdlijn": _timeline(delivery),
-        "rapporten": [
-            _report_summary(r, code) for r in delivery.reports.order_by("received_at", "pk")
-        ],
+        "rapporten": [_report_summary(r, code) for r in reports],
     }
 
 

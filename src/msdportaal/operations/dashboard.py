@@ -3,7 +3,8 @@
 Each number counts exactly the rows of the list it links to: the outbox list filtered on
 its status, the gemeenten filtered on :class:`DeliveryStatusFilter` (the same rule as the
 deadline reminders, ``notifications.schedule.missing_sets``, with each gemeente's own
-deadline, extension included), the extensions filtered on the day they were granted.
+deadline, extension included; or with a set CBS rejected), the extensions filtered on the
+day they were granted.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from msdportaal.notifications.schedule import missing_sets
 from msdportaal.organisations.models import Municipality
 from msdportaal.periods.models import DeadlineExtension, ReportingPeriod
 from msdportaal.periods.services import open_half_years
+from msdportaal.reports.selectors import Outcome, outcomes_per_municipality
 from msdportaal.transport.models import MessageState, OutboundMessage
 from msdportaal.transport.services import UNFINISHED
 
 #: The gemeenten filter's values: ``<period code>:<which>``.
-MISSING, OVERDUE, IN_TIME = "ontbreekt", "te-laat", "op-tijd"
+MISSING, OVERDUE, IN_TIME, REJECTED = "ontbreekt", "te-laat", "op-tijd", "afgekeurd"
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,19 @@ def open_periods(today: datetime.date) -> list[ReportingPeriod]:
 
 def behind(period: ReportingPeriod, today: datetime.date) -> dict[str, set[int]]:
     """Gemeente ids still missing a set of *period*: all of them, those past their own
-    deadline (an extension moves it), and those still in time."""
+    deadline (an extension moves it), and those still in time; and the gemeenten whose
+    CSV in force for a set CBS rejected (a foutrapport: they must deliver it again)."""
     missing = set(missing_sets(period))
     extensions = dict(period.extensions.values_list("municipality_id", "deadline"))
     overdue = {
         m for m in missing if today > max(period.deadline, extensions.get(m, period.deadline))
     }
-    return {MISSING: missing, OVERDUE: overdue, IN_TIME: missing - overdue}
+    rejected = {
+        municipality_id
+        for municipality_id, sets in outcomes_per_municipality(period).items()
+        if any(s.status == Outcome.REJECTED for s in sets)
+    }
+    return {MISSING: missing, OVERDUE: overdue, IN_TIME: missing - overdue, REJECTED: rejected}
 
 
 def today_bounds(
@@ -108,6 +116,11 @@ def period_lines(period: ReportingPeriod, today: datetime.date) -> PeriodLines:
                 IN_TIME,
                 _("… die nog tijd hebben (deadline %(date)s, of later met uitstel)")
                 % {"date": formats.date_format(period.deadline, "j F Y")},
+            ),
+            line(
+                REJECTED,
+                _("Gemeenten met een set die CBS afkeurde (foutrapport, opnieuw aanleveren)"),
+                attention=True,
             ),
         ],
     )
@@ -178,6 +191,10 @@ class DeliveryStatusFilter(admin.SimpleListFilter):
                     f"{period.code}:{IN_TIME}",
                     _("%(code)s: mist een set, nog op tijd") % {"code": period.code},
                 ),
+                (
+                    f"{period.code}:{REJECTED}",
+                    _("%(code)s: een set afgekeurd door CBS") % {"code": period.code},
+                ),
             ]
         return choices
 
@@ -186,6 +203,6 @@ class DeliveryStatusFilter(admin.SimpleListFilter):
             return queryset
         code, _sep, which = self.value().partition(":")
         period = ReportingPeriod.objects.filter(code=code).first()
-        if period is None or which not in (MISSING, OVERDUE, IN_TIME):
+        if period is None or which not in (MISSING, OVERDUE, IN_TIME, REJECTED):
             return queryset.none()
         return queryset.filter(pk__in=behind(period, timezone.localdate())[which])

@@ -73,6 +73,10 @@ TONES = {
     Outcome.IN_ORDER: "ok",
     Outcome.REJECTED: "error",
 }
+#: A delivered file the outbox gave up on: CBS has not got it, so no report will come.
+NOT_FORWARDED = _("Niet bij CBS aangekomen")
+NOT_FORWARDED_SHORT = _("niet bij CBS aangekomen")
+NOT_FORWARDED_REASON = _("niet bij CBS aangekomen: IB neemt contact met u op")
 #: Why consent cannot be given for a set (consent page, server-side refusal).
 CONSENT_REASONS = {
     Outcome.NOT_DELIVERED: _("niet aangeleverd voor deze periode"),
@@ -97,17 +101,32 @@ class SetOutcome:
         return self.file
 
     @property
+    def never_reached_cbs(self) -> bool:
+        """No report can come: the outbox gave up on the file (IB is on it). "Wacht op CBS"
+        would be untrue, so the labels say so instead."""
+        if self.status != Outcome.WAITING or self.file is None:
+            return False
+        message = self.file.delivery.outbound_message
+        return message is not None and message.state == MessageState.FAILED
+
+    @property
     def label(self) -> str:
-        return str(LABELS[self.status])
+        return str(NOT_FORWARDED if self.never_reached_cbs else LABELS[self.status])
 
     @property
     def short_label(self) -> str:
         """In a sentence, e.g. for a CSV that was replaced since ("eerder: afgekeurd")."""
-        return str(SHORT_LABELS[self.status])
+        return str(NOT_FORWARDED_SHORT if self.never_reached_cbs else SHORT_LABELS[self.status])
 
     @property
     def tone(self) -> str:
-        return TONES[self.status]
+        return "error" if self.never_reached_cbs else TONES[self.status]
+
+    @property
+    def code(self) -> str:
+        """The outcome in the API: ``niet-aangeleverd``, ``wacht-op-cbs``, ``op-orde``,
+        ``afgekeurd`` or ``niet-doorgestuurd``."""
+        return "niet-doorgestuurd" if self.never_reached_cbs else self.status.replace("_", "-")
 
     @property
     def is_rejected(self) -> bool:
@@ -120,6 +139,8 @@ class SetOutcome:
 
     @property
     def consent_reason(self) -> str:
+        if self.never_reached_cbs:
+            return str(NOT_FORWARDED_REASON)
         return str(CONSENT_REASONS.get(self.status, ""))
 
     @property
@@ -231,7 +252,7 @@ def outcomes_per_municipality(
     per_municipality: dict[int, dict[tuple[int, str], DeliveredFile]] = defaultdict(dict)
     all_files = list(
         files_in_force(period)
-        .select_related("data_set", "delivery")
+        .select_related("data_set", "delivery__outbound_message")
         .order_by("delivery__uploaded_at", "pk")
     )
     for municipality_id in municipality_ids:

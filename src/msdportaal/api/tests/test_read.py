@@ -18,6 +18,7 @@ from msdportaal.notifications.models import Event
 from msdportaal.notifications.services import Message, notify
 from msdportaal.reports.models import ReportKind
 from msdportaal.transport import services as transport
+from msdportaal.transport.models import MessageState, OutboundMessage
 
 from .conftest import SystemApiClient
 
@@ -39,6 +40,46 @@ def test_expected_shows_the_open_periods_and_each_set_as_the_overview_does(
     assert sets["WMO_KOSTEN"]["aangeleverd"] is False
     assert sets["WMO_KOSTEN"]["voorbeeld_bestandsnaam"] == f"MSD_WMO-KOSTEN_0363_{CURRENT}.csv"
     assert sets["WMO_KOSTEN"]["naam"] in current["volgende_stap"]  # still to deliver
+    assert (sets["WMO_BASIS"]["uitkomst"], sets["WMO_KOSTEN"]["uitkomst"]) == (
+        "wacht-op-cbs",
+        "niet-aangeleverd",
+    )
+    assert sets["WMO_BASIS"]["uitkomst_rapport"] is None
+
+
+def test_the_outcome_is_cbs_verdict_on_the_csvs_own_report(
+    system_a: SystemApiClient, client_a: Client, municipality_a
+):
+    basis, kosten = upload_and_confirm(
+        client_a,
+        csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"),
+        csv_file(f"MSD_WMO-KOSTEN_0363_{CURRENT}.csv"),
+    )
+    rejected = report(municipality_a, CURRENT, kind=ReportKind.ERROR, delivery=basis)
+    report(municipality_a, CURRENT, delivery=kosten)
+    OutboundMessage.objects.filter(pk=kosten.outbound_message_id).update(state=MessageState.FAILED)
+    (current, _previous) = system_a.get(f"{A}/verwacht/").json()
+    sets = {s["set"]: s for s in current["sets"]}
+    assert (sets["WMO_BASIS"]["uitkomst"], sets["WMO_BASIS"]["uitkomst_rapport"]) == (
+        "afgekeurd",
+        rejected.pk,
+    )
+    assert sets["WMO_KOSTEN"]["uitkomst"] == "op-orde"  # its report came before the failure
+    one = system_a.get(f"{A}/aanleveringen/{basis.reference}/").json()
+    assert [f["uitkomst"] for f in one["bestanden"]] == ["afgekeurd"]
+
+
+def test_a_file_the_outbox_gave_up_on_is_not_waiting_for_cbs(
+    system_a: SystemApiClient, client_a: Client
+):
+    (basis,) = upload_and_confirm(client_a, csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"))
+    OutboundMessage.objects.filter(pk=basis.outbound_message_id).update(state=MessageState.FAILED)
+    (current, _previous) = system_a.get(f"{A}/verwacht/").json()
+    sets = {s["set"]: s for s in current["sets"]}
+    assert sets["WMO_BASIS"]["uitkomst"] == "niet-doorgestuurd"
+    assert sets["WMO_BASIS"]["doorsturen"] == "mislukt"
+    one = system_a.get(f"{A}/aanleveringen/{basis.reference}/").json()
+    assert [f["uitkomst"] for f in one["bestanden"]] == ["niet-doorgestuurd"]
 
 
 def test_a_delivery_has_its_timeline_and_reports(

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from msdportaal.consent.tests.factories import report
 from msdportaal.core.tests.admin_helpers import ib_administrator, ib_client
 from msdportaal.deliveries.tests.factories import CURRENT, PREVIOUS, csv_file
 from msdportaal.deliveries.tests.test_upload import upload_and_confirm
@@ -17,6 +18,7 @@ from msdportaal.organisations.models import Municipality
 from msdportaal.periods.calendar import HalfYear
 from msdportaal.periods.models import DeadlineExtension
 from msdportaal.periods.services import get_period
+from msdportaal.reports.models import ReportKind
 from msdportaal.transport import services
 from msdportaal.transport.models import MessageState, OutboundMessage, TransportConfiguration
 
@@ -120,6 +122,27 @@ def test_gemeenten_missing_a_set_against_their_own_deadline(outbox, fixed_today)
     # The previous period: nobody delivered anything.
     assert count(page, f"{PREVIOUS}-1")[0] == len(active)
     assert listed(ib, count(page, f"{PREVIOUS}-2")[1]) == active
+
+
+def test_gemeenten_with_a_set_cbs_rejected(client_a: Client, municipality_a, fixed_today):
+    """A foutrapport on one of Amsterdam's CSVs: counted, and the link lists Amsterdam.
+    A later op-orde report on the same CSV takes it off again."""
+    basis, _kosten = upload_and_confirm(
+        client_a,
+        csv_file(f"MSD_WMO-BASIS_0363_{CURRENT}.csv"),
+        csv_file(f"MSD_WMO-KOSTEN_0363_{CURRENT}.csv"),
+    )
+    report(municipality_a, CURRENT, delivery=basis, kind=ReportKind.ERROR)
+    ib = ib_client(ib_administrator())
+    page = ib.get("/beheer/").content.decode()
+    assert "Gemeenten met een set die CBS afkeurde" in page
+    rejected, url = count(page, f"{CURRENT}-4")
+    assert rejected == 1
+    assert listed(ib, url) == {municipality_a.pk}
+    assert count(page, f"{PREVIOUS}-4")[0] == 0
+
+    report(municipality_a, CURRENT, delivery=basis)
+    assert count(ib.get("/beheer/").content.decode(), f"{CURRENT}-4")[0] == 0
 
 
 def test_extensions_granted_today(fixed_today):

@@ -183,6 +183,13 @@ def test_a_failed_forward_is_an_action(client_a):
         "CBS worden doorgestuurd." in words
     )
     assert f"Aanlevering {delivery.reference} bekijken" in words
+    # No report can come, so the outcome does not say it waits for one.
+    basis = text(row(overview(client_a), CURRENT, "WMO_BASIS"))
+    assert "Niet bij CBS aangekomen" in basis
+    assert "Wacht op CBS" not in basis
+    history = text(client_a.get(reverse("deliveries:history")).content.decode())
+    assert "Niet bij CBS aangekomen" in history
+    assert "Wacht op CBS" not in history
 
 
 def test_consent_to_give_is_an_action_once_the_sets_are_in_order(client_a, municipality_a):
